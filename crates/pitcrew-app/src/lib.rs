@@ -1,0 +1,65 @@
+//! pitcrew-app: the use cases. Each public function checks the caller's
+//! role, validates input with `pitcrew-core`, writes through `pitcrew-store`
+//! in one transaction together with its audit entry, and returns domain
+//! types. The web layer and the CLI both call these; neither bypasses them.
+
+pub mod admin;
+pub mod audit;
+pub mod demo;
+mod error;
+pub mod record;
+pub mod secret;
+
+pub use error::{AppError, ErrorKind};
+pub use pitcrew_store::Db;
+
+use pitcrew_core::admin::{Action, Role};
+
+/// Who is calling, resolved from a session, a token or the CLI.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub workspace_id: i64,
+    pub user_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub role: Role,
+    /// A member's email, `token:<name>`, or `system` for the CLI.
+    pub label: String,
+}
+
+impl Actor {
+    /// The command line acts with full rights in the workspace it names.
+    pub fn system(workspace_id: i64) -> Actor {
+        Actor {
+            workspace_id,
+            user_id: None,
+            token_id: None,
+            role: Role::Owner,
+            label: "system".into(),
+        }
+    }
+
+    pub fn require(&self, action: Action) -> Result<(), AppError> {
+        if self.role.can(action) {
+            return Ok(());
+        }
+        Err(AppError::forbidden(format!(
+            "your role ({}) cannot do this; it needs {} or higher — ask a workspace admin",
+            self.role,
+            action.least_role()
+        )))
+    }
+
+    pub(crate) fn audit(&self) -> pitcrew_store::audit::Actor {
+        pitcrew_store::audit::Actor {
+            user_id: self.user_id,
+            token_id: self.token_id,
+            label: self.label.clone(),
+        }
+    }
+}
+
+/// The current time in epoch milliseconds — the one clock read, at the edge;
+/// use cases take `now` as an argument.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

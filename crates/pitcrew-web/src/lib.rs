@@ -1,0 +1,1 @@
+//! pitcrew-web
