@@ -466,9 +466,9 @@ pub async fn field_values(
     let value = json_value(engine, "data", key);
     let country = json_text(engine, "data", "country");
     let sql = match engine {
-        // json_extract turns JSON into SQL values; json_quote brings it back to JSON text.
+        // `->` keeps the JSON text (json_extract would turn true into 1).
         Engine::Sqlite => format!(
-            "SELECT id, json_quote({value}) AS value, {country} AS country FROM {} WHERE workspace_id = $1 AND {value} IS NOT NULL ORDER BY id",
+            "SELECT id, data -> '$.{key}' AS value, {country} AS country FROM {} WHERE workspace_id = $1 AND {value} IS NOT NULL ORDER BY id",
             table(object)
         ),
         Engine::Postgres => format!(

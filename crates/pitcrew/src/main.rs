@@ -1,1 +1,422 @@
-fn main() {}
+//! The `pitcrew` command: serve the app, build a demo, migrate the database,
+//! and manage workspaces, users and API tokens from a terminal.
+
+mod config;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use pitcrew_app::{Actor, AppError, Db, admin, demo, now_ms};
+use pitcrew_core::admin::Role;
+
+use config::{Config, Overrides, redact_url};
+
+/// pitcrew — the marketing operations platform: one binary, one system of
+/// record for contacts, accounts, audiences, campaigns, plans and numbers.
+#[derive(Parser)]
+#[command(name = "pitcrew", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    settings: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the web app and API (applies pending database migrations first).
+    Serve {
+        /// Do not apply migrations at start; fail instead if any are pending.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Create a demo workspace full of realistic data, then serve it and print
+    /// where to sign in. Running it again keeps the data and prints a new password.
+    Demo {
+        /// Build the demo data and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+        /// How many contacts to generate (accounts are a tenth of this).
+        #[arg(long, default_value_t = 3000)]
+        contacts: usize,
+    },
+    /// Bring the database schema up to date (or show what is pending).
+    Migrate {
+        /// Only list the migrations that would run.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Workspaces: the tenants that hold all data.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// People who sign in: create them or reset their password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens for integrations: create, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace with the built-in fields.
+    Create {
+        /// Short name, e.g. `acme` (lowercase letters, digits, dashes).
+        slug: String,
+        /// Display name [default: the slug].
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user in a workspace (or give an existing user a role there).
+    /// Without --password a strong one is generated and printed.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// owner, admin, builder, marketer or viewer.
+        #[arg(long, default_value = "admin", value_parser = parse_role)]
+        role: Role,
+        #[arg(long, env = "PITCREW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set a new password for a user (every session of theirs ends).
+    /// Without --password a strong one is generated and printed.
+    ResetPassword {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "PITCREW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token acting for a member; the secret is printed once.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// The member the token acts for.
+        #[arg(long)]
+        email: String,
+        /// What it is for, e.g. "CRM sync".
+        #[arg(long)]
+        name: String,
+        /// At most the member's role [default: the member's role].
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+    },
+    /// List a workspace's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        /// The token's id, as shown by `pitcrew token list`.
+        id: i64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "use one of owner, admin, builder, marketer, viewer".to_string())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.settings)?;
+    init_logging(&config.log);
+    tracing::debug!(?config, "settings");
+    let db = open(&config).await?;
+    match cli.command {
+        Command::Serve { no_migrate } => {
+            if no_migrate {
+                let pending = pitcrew_store::migrate::pending(&db).await?;
+                if !pending.is_empty() {
+                    bail!(
+                        "the database needs migrations ({}); run `pitcrew migrate`",
+                        pending.join(", ")
+                    );
+                }
+            } else {
+                migrate(&db).await?;
+            }
+            serve(db, &config).await
+        }
+        Command::Demo { no_serve, contacts } => {
+            migrate(&db).await?;
+            let scale = demo::DemoScale {
+                accounts: (contacts / 10).max(1),
+                contacts,
+            };
+            let login = demo::build_demo(&db, now_ms(), scale).await?;
+            let verb = if login.created { "Created" } else { "Reusing" };
+            println!(
+                "{verb} the demo workspace `{}`: {} contacts, {} accounts.\n\n  Open    {}\n  Email   {}\n  Password {}\n",
+                login.workspace.slug,
+                login.contacts,
+                login.accounts,
+                config.base_url,
+                login.email,
+                login.password
+            );
+            if no_serve {
+                return Ok(());
+            }
+            serve(db, &config).await
+        }
+        Command::Migrate { status } => {
+            if status {
+                let pending = pitcrew_store::migrate::pending(&db).await?;
+                if pending.is_empty() {
+                    println!("the database is up to date");
+                } else {
+                    println!("pending: {}", pending.join(", "));
+                }
+                return Ok(());
+            }
+            migrate(&db).await
+        }
+        Command::Workspace(WorkspaceCommand::Create { slug, name }) => {
+            migrate(&db).await?;
+            let ws =
+                admin::create_workspace(&db, &slug, name.as_deref().unwrap_or(&slug), now_ms())
+                    .await?;
+            println!(
+                "created workspace `{}` (id {}); add someone with `pitcrew user create --workspace {} --email you@example.com --role owner`",
+                ws.slug, ws.id, ws.slug
+            );
+            Ok(())
+        }
+        Command::User(cmd) => user(&db, cmd).await,
+        Command::Token(cmd) => token(&db, cmd).await,
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Db> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data folder {}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    Db::connect(&config.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            redact_url(&config.database_url)
+        )
+    })
+}
+
+async fn migrate(db: &Db) -> anyhow::Result<()> {
+    let applied = pitcrew_store::migrate::migrate(db, now_ms()).await?;
+    for name in &applied {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    Ok(())
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
+    let state = pitcrew_web::AppState::new(db.clone(), config.base_url.starts_with("https://"));
+    let app = pitcrew_web::router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another program using it? Choose another with --listen",
+                config.listen
+            )
+        })?;
+    tracing::info!(address = %config.listen, base_url = %config.base_url, database = %redact_url(&config.database_url), "pitcrew is serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn generated_password() -> String {
+    let hex = pitcrew_app::secret::random_hex(12);
+    format!("{}-{}-{}", &hex[..8], &hex[8..16], &hex[16..])
+}
+
+async fn user(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            workspace,
+            email,
+            name,
+            role,
+            password,
+        } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            let shown = password.is_none();
+            let password = password.unwrap_or_else(generated_password);
+            let m = admin::upsert_user(db, &ws, &email, &name, &password, role, now_ms()).await?;
+            println!(
+                "{} is {} of `{}` (user id {})",
+                m.email, m.role, ws.slug, m.user_id
+            );
+            if shown {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::ResetPassword {
+            workspace,
+            email,
+            password,
+        } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            let member = admin::list_members(db, &Actor::system(ws.id))
+                .await?
+                .into_iter()
+                .find(|m| m.email == email.trim().to_lowercase())
+                .ok_or_else(|| {
+                    AppError::not_found(
+                        "member_not_found",
+                        format!("{email} is not a member of `{workspace}`"),
+                    )
+                })?;
+            let shown = password.is_none();
+            let password = password.unwrap_or_else(generated_password);
+            admin::upsert_user(
+                db,
+                &ws,
+                &member.email,
+                &member.name,
+                &password,
+                member.role,
+                now_ms(),
+            )
+            .await?;
+            println!(
+                "new password set for {}; their sessions have ended",
+                member.email
+            );
+            if shown {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The member `email` of `workspace`, acting for themselves.
+async fn member_actor(db: &Db, workspace: &str, email: &str) -> anyhow::Result<Actor> {
+    let ws = admin::workspace_by_slug(db, workspace).await?;
+    let member = admin::list_members(db, &Actor::system(ws.id))
+        .await?
+        .into_iter()
+        .find(|m| m.email == email.trim().to_lowercase())
+        .ok_or_else(|| {
+            AppError::not_found(
+                "member_not_found",
+                format!(
+                    "{email} is not a member of `{workspace}`; add them with `pitcrew user create`"
+                ),
+            )
+        })?;
+    Ok(Actor {
+        workspace_id: ws.id,
+        user_id: Some(member.user_id),
+        token_id: None,
+        role: member.role,
+        label: member.email,
+    })
+}
+
+async fn token(db: &Db, cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Create {
+            workspace,
+            email,
+            name,
+            role,
+        } => {
+            let actor = member_actor(db, &workspace, &email).await?;
+            let created =
+                admin::create_token(db, &actor, admin::NewTokenRequest { name, role }, now_ms())
+                    .await?;
+            println!(
+                "token {} ({}, role {}) created. Its secret is shown only now:\n\n  {}\n\nSend it as `Authorization: Bearer <secret>`.",
+                created.token.id, created.token.name, created.token.role, created.secret
+            );
+        }
+        TokenCommand::List { workspace } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            let tokens = admin::list_tokens(db, &Actor::system(ws.id)).await?;
+            println!(
+                "{:>5}  {:<24} {:<9} {:<13} {:<28} {}",
+                "id", "name", "role", "prefix", "member", "state"
+            );
+            for t in tokens {
+                let state = match (&t.revoked_at, &t.last_used_at) {
+                    (Some(at), _) => format!("revoked {at}"),
+                    (None, Some(at)) => format!("last used {at}"),
+                    (None, None) => "never used".into(),
+                };
+                println!(
+                    "{:>5}  {:<24} {:<9} {:<13} {:<28} {}",
+                    t.id, t.name, t.role, t.prefix, t.user_email, state
+                );
+            }
+        }
+        TokenCommand::Revoke { workspace, id } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            admin::revoke_token(db, &Actor::system(ws.id), id, now_ms()).await?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}

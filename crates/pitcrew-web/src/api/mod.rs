@@ -1,0 +1,4 @@
+//! The REST API under `/api/v1`, one module per area.
+
+pub mod admin;
+pub mod record;

@@ -1,0 +1,10 @@
+//! HTTP-level tests of the API: every route's role checks, workspace
+//! isolation, error shapes, sessions, and a real server over TCP. Each test
+//! runs on SQLite and on PostgreSQL.
+
+mod errors;
+mod isolation;
+mod matrix;
+mod server;
+mod session;
+mod support;

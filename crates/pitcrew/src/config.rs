@@ -1,0 +1,307 @@
+//! Settings: from flags, `PITCREW_*` environment variables and an optional
+//! TOML file, in that order of precedence, checked once at start-up with
+//! messages that say what to fix. Secrets are redacted in `Debug`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The settings as given in a TOML file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub base_url: Option<String>,
+    pub secret_key: Option<String>,
+    pub log: Option<String>,
+}
+
+/// The settings given on the command line or in the environment.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// A TOML file with any of: database_url, data_dir, listen, base_url, secret_key, log.
+    #[arg(long, global = true, env = "PITCREW_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where pitcrew keeps its data: `sqlite://FILE` (the default, under the
+    /// data folder) or `postgres://user:password@host/database`.
+    #[arg(
+        long,
+        global = true,
+        env = "PITCREW_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Folder for the SQLite database and the generated secret key [default: pitcrew-data].
+    #[arg(long, global = true, env = "PITCREW_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "PITCREW_LISTEN", value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// The address people use to reach pitcrew, e.g. https://pitcrew.example.com
+    /// [default: http://<listen address>].
+    #[arg(long, global = true, env = "PITCREW_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Key (32+ characters) that signs links pitcrew sends out. Generated and kept in
+    /// the data folder when not given and the database is SQLite.
+    #[arg(
+        long,
+        global = true,
+        env = "PITCREW_SECRET_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Log detail, e.g. `info`, `debug`, `pitcrew_web=debug` [default: info].
+    #[arg(long, global = true, env = "PITCREW_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// A value that must never be printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+/// Validated settings.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub base_url: String,
+    pub secret_key: Secret,
+    pub log: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("secret_key", &self.secret_key)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, fit for logs.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.split_once("://").and_then(|(scheme, rest)| {
+        let (userinfo, host) = rest.rsplit_once('@')?;
+        Some((scheme, userinfo, host))
+    }) {
+        Some((scheme, userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:[redacted]@{host}")
+        }
+        _ => base.to_string(),
+    };
+    // Passwords can also ride in the query string.
+    match query {
+        None => base,
+        Some(q) => {
+            let kept: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[redacted]"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", kept.join("&"))
+        }
+    }
+}
+
+pub const MIN_SECRET_CHARS: usize = 32;
+
+impl Config {
+    /// Merge flags/environment over the file over defaults, and check it all.
+    pub fn load(o: &Overrides) -> anyhow::Result<Config> {
+        let file = match &o.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("pitcrew-data"));
+        let database_url = o
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("pitcrew.db").display()));
+        let is_sqlite = database_url.starts_with("sqlite:");
+        if !is_sqlite
+            && !database_url.starts_with("postgres://")
+            && !database_url.starts_with("postgresql://")
+        {
+            bail!(
+                "database URL `{}` is not one pitcrew can use: write sqlite://path/to/file.db or postgres://user:password@host:5432/database",
+                redact_url(&database_url)
+            );
+        }
+        let listen_text = o
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!("listen address `{listen_text}` is not host:port; write it like 127.0.0.1:8080 or 0.0.0.0:80")
+        })?;
+        let base_url = o
+            .base_url
+            .clone()
+            .or(file.base_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            bail!(
+                "base URL `{base_url}` must start with http:// or https://, e.g. https://pitcrew.example.com"
+            );
+        }
+        let secret_key = match o.secret_key.clone().or(file.secret_key) {
+            Some(key) => key,
+            None if is_sqlite => stored_secret(&data_dir)?,
+            None => bail!(
+                "set a secret key (PITCREW_SECRET_KEY or secret_key in the config file) of at least {MIN_SECRET_CHARS} characters; with PostgreSQL every pitcrew process must share the same key, e.g. the output of `openssl rand -hex 32`"
+            ),
+        };
+        if secret_key.trim().chars().count() < MIN_SECRET_CHARS {
+            bail!(
+                "the secret key is too short: it needs at least {MIN_SECRET_CHARS} characters, e.g. the output of `openssl rand -hex 32`"
+            );
+        }
+        Ok(Config {
+            database_url,
+            data_dir,
+            listen,
+            base_url,
+            secret_key: Secret(secret_key),
+            log: o.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+}
+
+/// The key kept in the data folder, created on first use.
+fn stored_secret(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("secret.key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        return Ok(key.trim().to_string());
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let key = pitcrew_app::secret::random_hex(32);
+    write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/pc"),
+            "postgres://app:[redacted]@db:5432/pc"
+        );
+        assert_eq!(
+            redact_url("postgres://db/pc?user=a&password=hunter2"),
+            "postgres://db/pc?user=a&password=[redacted]"
+        );
+        assert_eq!(
+            redact_url("sqlite://pitcrew-data/pitcrew.db"),
+            "sqlite://pitcrew-data/pitcrew.db"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_key() {
+        let c = Config {
+            database_url: "postgres://app:hunter2@db/pc".into(),
+            data_dir: "d".into(),
+            listen: "127.0.0.1:1".parse().expect("address"),
+            base_url: "http://x".into(),
+            secret_key: Secret("0123456789abcdef0123456789abcdef-very-secret".into()),
+            log: "info".into(),
+        };
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("very-secret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn bad_listen_address_says_how_to_write_it() {
+        let o = Overrides {
+            listen: Some("localhost".into()),
+            secret_key: Some("k".repeat(32)),
+            ..Overrides::default()
+        };
+        let e = Config::load(&o).expect_err("invalid").to_string();
+        assert!(e.contains("127.0.0.1:8080"), "{e}");
+    }
+
+    #[test]
+    fn postgres_without_secret_key_is_refused() {
+        let o = Overrides {
+            database_url: Some("postgres://db/pc".into()),
+            ..Overrides::default()
+        };
+        let e = Config::load(&o).expect_err("needs key").to_string();
+        assert!(e.contains("PITCREW_SECRET_KEY"), "{e}");
+    }
+
+    #[test]
+    fn unknown_database_scheme_is_refused() {
+        let o = Overrides {
+            database_url: Some("mysql://db/pc".into()),
+            secret_key: Some("k".repeat(32)),
+            ..Overrides::default()
+        };
+        let e = Config::load(&o).expect_err("bad scheme").to_string();
+        assert!(e.contains("sqlite://") && e.contains("postgres://"), "{e}");
+    }
+}
