@@ -519,14 +519,14 @@ async fn check_identity(
         ));
     }
     for (lookup, code, field, message) in lookups {
-        if let Some(other) = repo::find_record(tx.conn(), ws, object, &lookup).await? {
-            if Some(other.id) != id {
-                return Err(AppError::conflict(
-                    code,
-                    field,
-                    format!("{message} (id {}); update that one instead", other.id),
-                ));
-            }
+        if let Some(other) = repo::find_record(tx.conn(), ws, object, &lookup).await?
+            && Some(other.id) != id
+        {
+            return Err(AppError::conflict(
+                code,
+                field,
+                format!("{message} (id {}); update that one instead", other.id),
+            ));
         }
     }
     Ok(())

@@ -31,13 +31,13 @@ pub fn parse_instant(s: &str) -> Result<Timestamp, String> {
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Ok(ts);
     }
-    if let Ok(date) = s.parse::<jiff::civil::Date>() {
-        if s.len() == 10 {
-            return date
-                .to_zoned(TimeZone::UTC)
-                .map(|z| z.timestamp())
-                .map_err(|e| e.to_string());
-        }
+    if let Ok(date) = s.parse::<jiff::civil::Date>()
+        && s.len() == 10
+    {
+        return date
+            .to_zoned(TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string());
     }
     Err(format!(
         "`{s}` is not a date and time pitcrew can read; write it as RFC 3339 with a time zone, e.g. 2026-03-01T09:30:00Z or 2026-03-01T10:30:00+01:00"

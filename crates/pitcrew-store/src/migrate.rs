@@ -19,7 +19,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Arbitrary constant naming pitcrew's migration lock on PostgreSQL.
-const MIGRATION_LOCK: i64 = 0x7069_7463_7265_77;
+const MIGRATION_LOCK: i64 = 0x0070_6974_6372_6577;
 
 /// Apply every migration not yet applied; returns the names applied now.
 pub async fn migrate(db: &Db, now_ms: i64) -> Result<Vec<String>, StoreError> {

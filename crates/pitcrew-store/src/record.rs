@@ -297,7 +297,7 @@ pub async fn insert_record(
     let row = match object {
         ObjectKind::Contact => {
             c.fetch_one(
-                &format!("INSERT INTO contacts (workspace_id, external_id, email, account_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id, external_id, email, account_id, data, created_at, updated_at"),
+                "INSERT INTO contacts (workspace_id, external_id, email, account_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id, external_id, email, account_id, data, created_at, updated_at",
                 params![ws, identity.external_id.clone(), email, identity.account_id, data, now],
             )
             .await?

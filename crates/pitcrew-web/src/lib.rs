@@ -31,14 +31,18 @@ pub struct AppState {
     pub db: Db,
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// The workspace-independent key that signs links pitcrew sends out
+    /// (tracking and unsubscribe links); shared by every process.
+    pub secret_key: std::sync::Arc<str>,
     metrics: PrometheusHandle,
 }
 
 impl AppState {
-    pub fn new(db: Db, secure_cookies: bool) -> AppState {
+    pub fn new(db: Db, secure_cookies: bool, secret_key: &str) -> AppState {
         AppState {
             db,
             secure_cookies,
+            secret_key: secret_key.into(),
             metrics: metrics_handle(),
         }
     }

@@ -248,7 +248,11 @@ fn init_logging(filter: &str) {
 }
 
 async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
-    let state = pitcrew_web::AppState::new(db.clone(), config.base_url.starts_with("https://"));
+    let state = pitcrew_web::AppState::new(
+        db.clone(),
+        config.base_url.starts_with("https://"),
+        &config.secret_key.0,
+    );
     let app = pitcrew_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

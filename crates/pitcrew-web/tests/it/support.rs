@@ -86,7 +86,11 @@ pub async fn world(t: TestDb) -> World {
         .await
         .expect("workspace");
     let (_, other) = member_with_token(&db, &other_ws, "owner@globex.test", Role::Owner).await;
-    let app = pitcrew_web::router(AppState::new(db, false));
+    let app = pitcrew_web::router(AppState::new(
+        db,
+        false,
+        "a-test-secret-key-of-at-least-32-chars",
+    ));
     World {
         t,
         app,
