@@ -262,6 +262,15 @@ fn field_change<'a>(
     before: Option<&FieldDef>,
     after: Option<&FieldDef>,
 ) -> Change<'a> {
+    let as_map = |d: Option<&FieldDef>| match d.map(serde_json::to_value) {
+        Some(Ok(Value::Object(m))) => m,
+        _ => Map::new(),
+    };
+    // Like records: nothing on the missing side, only changed members on an update.
+    let (before, after) = match (before, after) {
+        (Some(_), Some(_)) => diff(&as_map(before), &as_map(after)),
+        _ => (as_map(before), as_map(after)),
+    };
     Change {
         action,
         object_type: ObjectType::Field,
@@ -697,7 +706,12 @@ pub async fn delete_record(
     let existing = repo::get_record(tx.conn(), ws, object, id, true)
         .await?
         .ok_or_else(|| not_found(object, id))?;
-    repo::delete_record(tx.conn(), ws, object, id).await?;
+    let (_, unlinked) = repo::delete_record(tx.conn(), ws, object, id).await?;
+    let mut changes = json!({ "before": snapshot(&existing), "after": {} });
+    if object == ObjectKind::Account {
+        // The contacts stay; the entry says how many lost their account.
+        changes["contacts_unlinked"] = json!(unlinked);
+    }
     audit::record(
         tx.conn(),
         ws,
@@ -706,7 +720,7 @@ pub async fn delete_record(
             action: "delete",
             object_type: object_type(object),
             object_id: id.to_string(),
-            changes: json!({ "before": snapshot(&existing), "after": {} }),
+            changes,
         },
         now,
     )

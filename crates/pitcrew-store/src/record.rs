@@ -222,6 +222,35 @@ fn split(object: ObjectKind, fields: &Map<String, Value>) -> (Option<String>, Va
     (email, Value::Object(data))
 }
 
+/// The fields that list search looks in, per object.
+const SEARCHED: &[(ObjectKind, &[&str])] = &[
+    (
+        ObjectKind::Contact,
+        &["email", "first_name", "last_name", "company"],
+    ),
+    (ObjectKind::Account, &["name", "domain"]),
+];
+
+/// The lowercased text list search matches against, kept in its own column
+/// so both engines search case-insensitively in every script (SQLite's
+/// `lower()` only knows ASCII).
+fn search_text(
+    object: ObjectKind,
+    external_id: Option<&str>,
+    fields: &Map<String, Value>,
+) -> String {
+    let keys = SEARCHED
+        .iter()
+        .find(|(o, _)| *o == object)
+        .map_or(&[][..], |(_, k)| *k);
+    let mut parts: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| fields.get(*k).and_then(Value::as_str))
+        .collect();
+    parts.extend(external_id);
+    parts.join("\n").to_lowercase()
+}
+
 /// Read one record; `lock` holds it against concurrent writers until the
 /// transaction ends (PostgreSQL; SQLite transactions already serialise).
 pub async fn get_record(
@@ -294,18 +323,19 @@ pub async fn insert_record(
     now: i64,
 ) -> Result<StoredRecord, StoreError> {
     let (email, data) = split(object, fields);
+    let search = search_text(object, identity.external_id.as_deref(), fields);
     let row = match object {
         ObjectKind::Contact => {
             c.fetch_one(
-                "INSERT INTO contacts (workspace_id, external_id, email, account_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id, external_id, email, account_id, data, created_at, updated_at",
-                params![ws, identity.external_id.clone(), email, identity.account_id, data, now],
+                "INSERT INTO contacts (workspace_id, external_id, email, account_id, data, created_at, updated_at, search) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id, external_id, email, account_id, data, created_at, updated_at",
+                params![ws, identity.external_id.clone(), email, identity.account_id, data, now, search.clone()],
             )
             .await?
         }
         ObjectKind::Account => {
             c.fetch_one(
-                "INSERT INTO accounts (workspace_id, external_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, external_id, data, created_at, updated_at",
-                params![ws, identity.external_id.clone(), data, now],
+                "INSERT INTO accounts (workspace_id, external_id, data, created_at, updated_at, search) VALUES ($1, $2, $3, $4, $4, $5) RETURNING id, external_id, data, created_at, updated_at",
+                params![ws, identity.external_id.clone(), data, now, search.clone()],
             )
             .await?
         }
@@ -324,18 +354,19 @@ pub async fn update_record(
     now: i64,
 ) -> Result<(), StoreError> {
     let (email, data) = split(object, fields);
+    let search = search_text(object, identity.external_id.as_deref(), fields);
     match object {
         ObjectKind::Contact => {
             c.execute(
-                "UPDATE contacts SET external_id = $3, email = $4, account_id = $5, data = $6, updated_at = $7 WHERE workspace_id = $1 AND id = $2",
-                params![ws, id, identity.external_id.clone(), email, identity.account_id, data, now],
+                "UPDATE contacts SET external_id = $3, email = $4, account_id = $5, data = $6, updated_at = $7, search = $8 WHERE workspace_id = $1 AND id = $2",
+                params![ws, id, identity.external_id.clone(), email, identity.account_id, data, now, search.clone()],
             )
             .await?
         }
         ObjectKind::Account => {
             c.execute(
-                "UPDATE accounts SET external_id = $3, data = $4, updated_at = $5 WHERE workspace_id = $1 AND id = $2",
-                params![ws, id, identity.external_id.clone(), data, now],
+                "UPDATE accounts SET external_id = $3, data = $4, updated_at = $5, search = $6 WHERE workspace_id = $1 AND id = $2",
+                params![ws, id, identity.external_id.clone(), data, now, search.clone()],
             )
             .await?
         }
@@ -344,18 +375,21 @@ pub async fn update_record(
 }
 
 /// Delete a record; for an account its contacts are unlinked first.
+/// Returns whether it existed and how many contacts were unlinked.
 pub async fn delete_record(
     mut c: Conn<'_>,
     ws: i64,
     object: ObjectKind,
     id: i64,
-) -> Result<bool, StoreError> {
+) -> Result<(bool, u64), StoreError> {
+    let mut unlinked = 0;
     if object == ObjectKind::Account {
-        c.execute(
-            "UPDATE contacts SET account_id = NULL WHERE workspace_id = $1 AND account_id = $2",
-            params![ws, id],
-        )
-        .await?;
+        unlinked = c
+            .execute(
+                "UPDATE contacts SET account_id = NULL WHERE workspace_id = $1 AND account_id = $2",
+                params![ws, id],
+            )
+            .await?;
     }
     let n = c
         .execute(
@@ -366,7 +400,7 @@ pub async fn delete_record(
             params![ws, id],
         )
         .await?;
-    Ok(n > 0)
+    Ok((n > 0, unlinked))
 }
 
 /// A page of records, searched and sorted.
@@ -402,27 +436,8 @@ pub async fn list_records(
     let mut filter = String::from("workspace_id = $1");
     let mut p = params![ws];
     if let Some(needle) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        let searched: Vec<String> = match object {
-            ObjectKind::Contact => vec![
-                "email".into(),
-                json_text(engine, "data", "first_name"),
-                json_text(engine, "data", "last_name"),
-                json_text(engine, "data", "company"),
-                "external_id".into(),
-            ],
-            ObjectKind::Account => vec![
-                json_text(engine, "data", "name"),
-                json_text(engine, "data", "domain"),
-                "external_id".into(),
-            ],
-        };
         p.push(Param::Text(like_pattern(needle.trim())));
-        let n = p.len();
-        let ors: Vec<String> = searched
-            .iter()
-            .map(|e| format!("lower({e}) LIKE ${n} ESCAPE '\\'"))
-            .collect();
-        filter.push_str(&format!(" AND ({})", ors.join(" OR ")));
+        filter.push_str(&format!(" AND search LIKE ${} ESCAPE '\\'", p.len()));
     }
     if let (Some(account), ObjectKind::Contact) = (q.account_id, object) {
         p.push(Param::Int(account));

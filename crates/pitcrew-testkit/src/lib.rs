@@ -91,7 +91,9 @@ pub async fn postgres_empty() -> Option<TestDb> {
     let _ = admin.close().await;
     let opts = PgConnectOptions::from_str(&url)
         .expect("PostgreSQL URL")
-        .options([("search_path", schema.as_str())]);
+        .options([("search_path", schema.as_str())])
+        // Tagged so cleanup can end this test's connections before dropping the schema.
+        .application_name(&schema);
     let db = Db::connect_postgres(opts).await.expect("connect to schema");
     Some(TestDb {
         db,
@@ -122,7 +124,12 @@ impl Drop for TestDb {
                 let _ = std::fs::remove_dir_all(dir);
             }
             Cleanup::Schema(schema) => {
-                let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                // A transaction still open in this test's pool (its rollback is queued on the
+                // test's runtime, which is blocked here) would hold locks the drop waits for:
+                // end those connections first.
+                let sql = format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}' AND pid <> pg_backend_pid(); DROP SCHEMA IF EXISTS {schema} CASCADE"
+                );
                 let url = postgres_url();
                 // Drop runs outside async; a short-lived thread with its own runtime does the cleanup.
                 let _ = std::thread::spawn(move || {

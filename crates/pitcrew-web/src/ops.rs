@@ -16,6 +16,7 @@ use crate::error::ApiError;
 
 pub fn routes(doc: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
     Router::new()
+        .route("/", get(home))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route(
@@ -25,6 +26,12 @@ pub fn routes(doc: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+}
+
+/// The front door until the web app arrives: what this server is and where
+/// to go next.
+async fn home() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("home.html"))
 }
 
 /// 200 when the database answers, 503 when it does not.

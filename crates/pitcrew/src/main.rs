@@ -172,7 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let login = demo::build_demo(&db, now_ms(), scale).await?;
             let verb = if login.created { "Created" } else { "Reusing" };
             println!(
-                "{verb} the demo workspace `{}`: {} contacts, {} accounts.\n\n  Open    {}\n  Email   {}\n  Password {}\n",
+                "{verb} the demo workspace `{}`: {} contacts, {} accounts.\n\n  Open      {}\n  Email     {}\n  Password  {}\n",
                 login.workspace.slug,
                 login.contacts,
                 login.accounts,
@@ -401,8 +401,8 @@ async fn token(db: &Db, cmd: TokenCommand) -> anyhow::Result<()> {
             let ws = admin::workspace_by_slug(db, &workspace).await?;
             let tokens = admin::list_tokens(db, &Actor::system(ws.id)).await?;
             println!(
-                "{:>5}  {:<24} {:<9} {:<13} {:<28} {}",
-                "id", "name", "role", "prefix", "member", "state"
+                "{:>5}  {:<24} {:<9} {:<13} {:<28} state",
+                "id", "name", "role", "prefix", "member"
             );
             for t in tokens {
                 let state = match (&t.revoked_at, &t.last_used_at) {

@@ -76,6 +76,7 @@ CREATE TABLE accounts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
     external_id TEXT,
+    search TEXT NOT NULL DEFAULT '',
     data TEXT NOT NULL DEFAULT '{}',
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
@@ -89,6 +90,7 @@ CREATE TABLE contacts (
     external_id TEXT,
     email TEXT,
     account_id BIGINT,
+    search TEXT NOT NULL DEFAULT '',
     data TEXT NOT NULL DEFAULT '{}',
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
