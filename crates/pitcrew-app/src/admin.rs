@@ -5,7 +5,6 @@ use pitcrew_core::admin::{Action, ApiToken, Member, ObjectType, Role, Workspace}
 use pitcrew_core::record::value::normalize_email;
 use pitcrew_store::Db;
 use pitcrew_store::admin::{self as repo, NewToken, Principal};
-use pitcrew_store::audit::{self, Change};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -52,19 +51,16 @@ pub async fn create_workspace(
     }
     let ws = repo::create_workspace(tx.conn(), slug, name.trim(), now).await?;
     crate::record::seed_builtin_fields(tx.conn(), ws.id, now).await?;
-    audit::record(
-        tx.conn(),
-        ws.id,
-        &Actor::system(ws.id).audit(),
-        Change {
-            action: "create",
-            object_type: ObjectType::Workspace,
-            object_id: ws.id.to_string(),
-            changes: json!({"after": {"slug": slug, "name": name}}),
-        },
-        now,
-    )
-    .await?;
+    Actor::system(ws.id)
+        .log(
+            &mut tx,
+            "create",
+            ObjectType::Workspace,
+            ws.id,
+            json!({"after": {"slug": slug, "name": name}}),
+            now,
+        )
+        .await?;
     tx.commit().await?;
     Ok(ws)
 }
@@ -146,19 +142,16 @@ pub async fn add_member(
         }
     };
     repo::add_member(tx.conn(), ws, user_id, new.role, now).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "create",
-            object_type: ObjectType::User,
-            object_id: user_id.to_string(),
-            changes: json!({"before": {}, "after": {"email": email, "role": new.role}}),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "create",
+            ObjectType::User,
+            user_id,
+            json!({"before": {}, "after": {"email": email, "role": new.role}}),
+            now,
+        )
+        .await?;
     let member = repo::member(tx.conn(), ws, user_id)
         .await?
         .ok_or_else(|| AppError::not_found("member_not_found", "the member vanished"))?;
@@ -215,19 +208,16 @@ pub async fn set_role(
         ));
     }
     repo::set_role(tx.conn(), ws, user_id, role).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "update",
-            object_type: ObjectType::User,
-            object_id: user_id.to_string(),
-            changes: json!({"before": {"role": member.role}, "after": {"role": role}}),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "update",
+            ObjectType::User,
+            user_id,
+            json!({"before": {"role": member.role}, "after": {"role": role}}),
+            now,
+        )
+        .await?;
     tx.commit().await?;
     Ok(Member { role, ..member })
 }
@@ -254,19 +244,16 @@ pub async fn remove_member(db: &Db, actor: &Actor, user_id: i64, now: i64) -> Re
         ));
     }
     repo::remove_member(tx.conn(), ws, user_id, now).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "delete",
-            object_type: ObjectType::User,
-            object_id: user_id.to_string(),
-            changes: json!({"before": {"email": member.email, "role": member.role}, "after": {}}),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "delete",
+            ObjectType::User,
+            user_id,
+            json!({"before": {"email": member.email, "role": member.role}, "after": {}}),
+            now,
+        )
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -309,19 +296,16 @@ pub async fn upsert_user(
         Some(_) => repo::set_role(tx.conn(), ws.id, user_id, role).await?,
         None => repo::add_member(tx.conn(), ws.id, user_id, role, now).await?,
     }
-    audit::record(
-        tx.conn(),
-        ws.id,
-        &actor.audit(),
-        Change {
-            action: "update",
-            object_type: ObjectType::User,
-            object_id: user_id.to_string(),
-            changes: json!({"after": {"email": email, "role": role, "password": "reset"}}),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "update",
+            ObjectType::User,
+            user_id,
+            json!({"after": {"email": email, "role": role, "password": "reset"}}),
+            now,
+        )
+        .await?;
     let member = repo::member(tx.conn(), ws.id, user_id)
         .await?
         .ok_or_else(|| member_not_found(user_id))?;
@@ -533,19 +517,16 @@ pub async fn create_token(
         now,
     )
     .await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "create",
-            object_type: ObjectType::Token,
-            object_id: id.to_string(),
-            changes: json!({"before": {}, "after": {"name": name, "role": role, "prefix": prefix}}),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "create",
+            ObjectType::Token,
+            id,
+            json!({"before": {}, "after": {"name": name, "role": role, "prefix": prefix}}),
+            now,
+        )
+        .await?;
     let token = repo::token_by_id(tx.conn(), ws, id)
         .await?
         .ok_or_else(|| token_not_found(id))?;
@@ -587,19 +568,16 @@ pub async fn revoke_token(db: &Db, actor: &Actor, id: i64, now: i64) -> Result<(
         return Ok(());
     }
     repo::revoke_token(tx.conn(), ws, id, now).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "delete",
-            object_type: ObjectType::Token,
-            object_id: id.to_string(),
-            changes: json!({"before": {"name": token.name, "role": token.role}, "after": {}}),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "delete",
+            ObjectType::Token,
+            id,
+            json!({"before": {"name": token.name, "role": token.role}, "after": {}}),
+            now,
+        )
+        .await?;
     tx.commit().await?;
     Ok(())
 }

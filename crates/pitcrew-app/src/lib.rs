@@ -49,6 +49,36 @@ impl Actor {
         )))
     }
 
+    /// Record a change made by this actor, inside the transaction making it.
+    pub(crate) async fn log(
+        &self,
+        tx: &mut pitcrew_store::Tx,
+        action: &str,
+        object_type: pitcrew_core::admin::ObjectType,
+        object_id: impl std::fmt::Display,
+        changes: serde_json::Value,
+        now: i64,
+    ) -> Result<(), AppError> {
+        let change = pitcrew_store::audit::Change {
+            action,
+            object_type,
+            object_id: object_id.to_string(),
+            changes,
+        };
+        self.log_change(tx, change, now).await
+    }
+
+    pub(crate) async fn log_change(
+        &self,
+        tx: &mut pitcrew_store::Tx,
+        change: pitcrew_store::audit::Change<'_>,
+        now: i64,
+    ) -> Result<(), AppError> {
+        pitcrew_store::audit::record(tx.conn(), self.workspace_id, &self.audit(), change, now)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) fn audit(&self) -> pitcrew_store::audit::Actor {
         pitcrew_store::audit::Actor {
             user_id: self.user_id,

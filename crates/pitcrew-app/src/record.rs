@@ -8,7 +8,7 @@ use pitcrew_core::record::{
     validate_record,
 };
 use pitcrew_core::suggest;
-use pitcrew_store::audit::{self, Change};
+use pitcrew_store::audit::Change;
 use pitcrew_store::record::{self as repo, Identity, ListQuery, Lookup, StoredRecord};
 use pitcrew_store::{Conn, Db, StoreError};
 use serde::Deserialize;
@@ -244,14 +244,9 @@ pub async fn create_field(
         ));
     }
     repo::insert_field(tx.conn(), ws, &def, now).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        field_change("create", &def, None, Some(&def)),
-        now,
-    )
-    .await?;
+    actor
+        .log_change(&mut tx, field_change("create", &def, None, Some(&def)), now)
+        .await?;
     tx.commit().await?;
     Ok(def)
 }
@@ -351,14 +346,13 @@ pub async fn update_field(
         convert_values(tx.conn(), ws, &after).await?;
     }
     repo::update_field(tx.conn(), ws, &after, now).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        field_change("update", &after, Some(&before), Some(&after)),
-        now,
-    )
-    .await?;
+    actor
+        .log_change(
+            &mut tx,
+            field_change("update", &after, Some(&before), Some(&after)),
+            now,
+        )
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -428,7 +422,7 @@ pub async fn delete_field(
     repo::delete_field(tx.conn(), ws, object, key).await?;
     let mut change = field_change("delete", &def, Some(&def), None);
     change.changes["values_removed"] = json!(cleared);
-    audit::record(tx.conn(), ws, &actor.audit(), change, now).await?;
+    actor.log_change(&mut tx, change, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -561,19 +555,16 @@ pub async fn create_record(
     check_identity(&mut tx, ws, object, None, &identity, &values).await?;
     let created = repo::insert_record(tx.conn(), ws, object, &identity, &values, now).await?;
     let after = snapshot(&created);
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "create",
-            object_type: object_type(object),
-            object_id: created.id.to_string(),
-            changes: json!({ "before": {}, "after": after }),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "create",
+            object_type(object),
+            created.id,
+            json!({ "before": {}, "after": after }),
+            now,
+        )
+        .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -673,19 +664,16 @@ pub async fn update_record(
     )
     .await?;
     repo::update_record(tx.conn(), ws, object, id, &identity, &updated.fields, now).await?;
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "update",
-            object_type: object_type(object),
-            object_id: id.to_string(),
-            changes: json!({ "before": before, "after": after }),
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(
+            &mut tx,
+            "update",
+            object_type(object),
+            id,
+            json!({ "before": before, "after": after }),
+            now,
+        )
+        .await?;
     let saved = repo::get_record(tx.conn(), ws, object, id, false)
         .await?
         .ok_or_else(|| not_found(object, id))?;
@@ -712,19 +700,9 @@ pub async fn delete_record(
         // The contacts stay; the entry says how many lost their account.
         changes["contacts_unlinked"] = json!(unlinked);
     }
-    audit::record(
-        tx.conn(),
-        ws,
-        &actor.audit(),
-        Change {
-            action: "delete",
-            object_type: object_type(object),
-            object_id: id.to_string(),
-            changes,
-        },
-        now,
-    )
-    .await?;
+    actor
+        .log(&mut tx, "delete", object_type(object), id, changes, now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -111,39 +111,38 @@ pub enum Row {
 }
 
 impl Row {
-    pub fn int(&self, col: &str) -> Result<i64, StoreError> {
+    /// A column decoded the same way on both engines.
+    fn get<T>(&self, col: &str) -> Result<T, StoreError>
+    where
+        T: for<'r> sqlx::Decode<'r, Sqlite>
+            + sqlx::Type<Sqlite>
+            + for<'r> sqlx::Decode<'r, Postgres>
+            + sqlx::Type<Postgres>,
+    {
         Ok(match self {
             Row::Sqlite(r) => r.try_get(col)?,
             Row::Postgres(r) => r.try_get(col)?,
         })
+    }
+
+    pub fn int(&self, col: &str) -> Result<i64, StoreError> {
+        self.get(col)
     }
 
     pub fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
-        Ok(match self {
-            Row::Sqlite(r) => r.try_get(col)?,
-            Row::Postgres(r) => r.try_get(col)?,
-        })
+        self.get(col)
     }
 
     pub fn text(&self, col: &str) -> Result<String, StoreError> {
-        Ok(match self {
-            Row::Sqlite(r) => r.try_get(col)?,
-            Row::Postgres(r) => r.try_get(col)?,
-        })
+        self.get(col)
     }
 
     pub fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-        Ok(match self {
-            Row::Sqlite(r) => r.try_get(col)?,
-            Row::Postgres(r) => r.try_get(col)?,
-        })
+        self.get(col)
     }
 
     pub fn bool(&self, col: &str) -> Result<bool, StoreError> {
-        Ok(match self {
-            Row::Sqlite(r) => r.try_get(col)?,
-            Row::Postgres(r) => r.try_get(col)?,
-        })
+        self.get(col)
     }
 
     /// A JSON column; SQL NULL reads as `Value::Null`.

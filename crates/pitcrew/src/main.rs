@@ -6,7 +6,7 @@ mod config;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use pitcrew_app::{Actor, AppError, Db, admin, demo, now_ms};
-use pitcrew_core::admin::Role;
+use pitcrew_core::admin::{Member, Role, Workspace};
 
 use config::{Config, Overrides, redact_url};
 
@@ -321,17 +321,7 @@ async fn user(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
             email,
             password,
         } => {
-            let ws = admin::workspace_by_slug(db, &workspace).await?;
-            let member = admin::list_members(db, &Actor::system(ws.id))
-                .await?
-                .into_iter()
-                .find(|m| m.email == email.trim().to_lowercase())
-                .ok_or_else(|| {
-                    AppError::not_found(
-                        "member_not_found",
-                        format!("{email} is not a member of `{workspace}`"),
-                    )
-                })?;
+            let (ws, member) = find_member(db, &workspace, &email).await?;
             let shown = password.is_none();
             let password = password.unwrap_or_else(generated_password);
             admin::upsert_user(
@@ -356,8 +346,8 @@ async fn user(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The member `email` of `workspace`, acting for themselves.
-async fn member_actor(db: &Db, workspace: &str, email: &str) -> anyhow::Result<Actor> {
+/// The workspace `workspace` and its member `email`.
+async fn find_member(db: &Db, workspace: &str, email: &str) -> anyhow::Result<(Workspace, Member)> {
     let ws = admin::workspace_by_slug(db, workspace).await?;
     let member = admin::list_members(db, &Actor::system(ws.id))
         .await?
@@ -371,6 +361,12 @@ async fn member_actor(db: &Db, workspace: &str, email: &str) -> anyhow::Result<A
                 ),
             )
         })?;
+    Ok((ws, member))
+}
+
+/// The member `email` of `workspace`, acting for themselves.
+async fn member_actor(db: &Db, workspace: &str, email: &str) -> anyhow::Result<Actor> {
+    let (ws, member) = find_member(db, workspace, email).await?;
     Ok(Actor {
         workspace_id: ws.id,
         user_id: Some(member.user_id),
