@@ -98,6 +98,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let router = api::record::routes(router);
     let router = api::admin::routes(router);
+    let router = ops::documented(router);
     router.split_for_parts()
 }
 

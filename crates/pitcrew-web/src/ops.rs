@@ -11,21 +11,26 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::AppState;
 use crate::error::ApiError;
 
+/// Health and metrics, described in the OpenAPI document like the API.
+pub fn documented(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(healthz)).routes(routes!(metrics))
+}
+
+/// The front page and the OpenAPI document itself.
 pub fn routes(doc: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route(
-            "/api/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
+    Router::new().route("/", get(home)).route(
+        "/api/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
 }
 
 /// The front door until the web app arrives: what this server is and where
@@ -34,7 +39,15 @@ async fn home() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("home.html"))
 }
 
-/// 200 when the database answers, 503 when it does not.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok`, or `unavailable` with a reason.
+    status: String,
+}
+
+/// 200 when the database answers, 503 when it does not. No sign-in needed.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.db.fetch_one("SELECT 1 AS ok", vec![]).await {
         Ok(_) => axum::Json(json!({"status": "ok"})).into_response(),
@@ -51,6 +64,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics: request counts and durations per route and status.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -320,6 +320,8 @@ fn rows(role: Role, t: &Targets) -> Vec<Row> {
 const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/logout"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
 ];
 
 #[tokio::test]
