@@ -7,6 +7,8 @@ pub mod admin;
 pub mod audit;
 pub mod demo;
 mod error;
+pub mod health;
+pub mod import;
 pub mod record;
 pub mod secret;
 

@@ -8,6 +8,8 @@
 pub mod admin;
 pub mod audit;
 mod db;
+pub mod health;
+pub mod import;
 pub mod migrate;
 pub mod record;
 

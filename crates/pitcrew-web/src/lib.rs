@@ -98,6 +98,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let router = api::record::routes(router);
     let router = api::admin::routes(router);
+    let router = api::import::routes(router);
+    let router = api::health::routes(router);
     let router = ops::documented(router);
     router.split_for_parts()
 }

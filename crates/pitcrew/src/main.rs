@@ -2,6 +2,8 @@
 //! and manage workspaces, users and API tokens from a terminal.
 
 mod config;
+mod health;
+mod import;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -54,6 +56,10 @@ enum Command {
     /// API tokens for integrations: create, list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Load contacts or accounts from a CSV file.
+    Import(import::ImportArgs),
+    /// Report how healthy a workspace's data is.
+    Health(health::HealthArgs),
 }
 
 #[derive(Subcommand)]
@@ -210,6 +216,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(&db, cmd).await,
         Command::Token(cmd) => token(&db, cmd).await,
+        Command::Import(args) => import::run(&db, args).await,
+        Command::Health(args) => health::run(&db, args).await,
     }
 }
 

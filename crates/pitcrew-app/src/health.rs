@@ -1,0 +1,1 @@
+//! The data health report of a workspace.
