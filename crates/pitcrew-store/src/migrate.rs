@@ -11,12 +11,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "record",
-    sqlite: include_str!("../migrations/sqlite/0001_record.sql"),
-    postgres: include_str!("../migrations/postgres/0001_record.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "record",
+        sqlite: include_str!("../migrations/sqlite/0001_record.sql"),
+        postgres: include_str!("../migrations/postgres/0001_record.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "events",
+        sqlite: include_str!("../migrations/sqlite/0002_events.sql"),
+        postgres: include_str!("../migrations/postgres/0002_events.sql"),
+    },
+];
 
 /// Arbitrary constant naming pitcrew's migration lock on PostgreSQL.
 const MIGRATION_LOCK: i64 = 0x0070_6974_6372_6577;

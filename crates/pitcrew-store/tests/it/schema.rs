@@ -5,7 +5,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use pitcrew_store::{Db, Engine, params};
 
 /// Columns holding JSON: JSONB on PostgreSQL, JSON text on SQLite.
-const JSON_COLUMNS: &[&str] = &["settings", "options", "default_value", "data", "changes"];
+const JSON_COLUMNS: &[&str] = &[
+    "settings",
+    "options",
+    "default_value",
+    "data",
+    "changes",
+    "properties",
+    "context",
+    "identities",
+    "property_keys",
+    "traits",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Column {
@@ -261,10 +272,16 @@ async fn every_json_column_is_jsonb_on_postgres() {
         json_columns,
         [
             "accounts.data",
+            "accounts.traits",
             "audit_log.changes",
             "contacts.data",
+            "contacts.traits",
+            "event_types.property_keys",
+            "events.context",
+            "events.properties",
             "fields.default_value",
             "fields.options",
+            "merges.identities",
             "workspaces.settings",
         ]
     );
