@@ -23,7 +23,15 @@ pub struct AuditParams {
     pub limit: Option<i64>,
 }
 
-const OBJECT_TYPES: &[&str] = &["contact", "account", "field", "user", "token", "workspace"];
+const OBJECT_TYPES: &[&str] = &[
+    "contact",
+    "account",
+    "field",
+    "user",
+    "token",
+    "workspace",
+    "source",
+];
 
 pub async fn list(db: &Db, actor: &Actor, p: AuditParams) -> Result<Vec<AuditEntry>, AppError> {
     actor.require(Action::ReadAudit)?;

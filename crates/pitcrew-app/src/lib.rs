@@ -9,6 +9,7 @@ pub mod demo;
 mod error;
 pub mod health;
 pub mod import;
+pub mod ingest;
 pub mod record;
 pub mod secret;
 

@@ -98,6 +98,8 @@ pub enum Action {
     OwnTokens,
     /// Read the audit log.
     ReadAudit,
+    /// Create and revoke event sources and their write keys; change workspace settings.
+    ManageSources,
 }
 
 impl Action {
@@ -109,7 +111,8 @@ impl Action {
             | Action::ManageFields
             | Action::ManageUsers
             | Action::ManageTokens
-            | Action::ReadAudit => Role::Admin,
+            | Action::ReadAudit
+            | Action::ManageSources => Role::Admin,
         }
     }
 }
@@ -124,6 +127,7 @@ pub enum ObjectType {
     Field,
     Contact,
     Account,
+    Source,
 }
 
 impl ObjectType {
@@ -135,6 +139,7 @@ impl ObjectType {
             ObjectType::Field => "field",
             ObjectType::Contact => "contact",
             ObjectType::Account => "account",
+            ObjectType::Source => "source",
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 mod db;
+pub mod event;
 pub mod health;
 pub mod import;
 pub mod migrate;

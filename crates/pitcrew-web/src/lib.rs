@@ -8,6 +8,7 @@
 mod api;
 pub mod auth;
 pub mod error;
+pub mod ingest;
 mod ops;
 
 use std::sync::OnceLock;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The workspace-independent key that signs links pitcrew sends out
     /// (tracking and unsubscribe links); shared by every process.
     pub secret_key: std::sync::Arc<str>,
+    /// Size limits of the tracking API.
+    pub ingest_limits: ingest::IngestLimits,
     metrics: PrometheusHandle,
 }
 
@@ -43,6 +46,7 @@ impl AppState {
             db,
             secure_cookies,
             secret_key: secret_key.into(),
+            ingest_limits: ingest::IngestLimits::default(),
             metrics: metrics_handle(),
         }
     }
@@ -87,6 +91,17 @@ impl utoipa::Modify for SecuritySchemes {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
+            "write_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The source's write key as the username, an empty password",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::SESSION_COOKIE))),
         );
@@ -94,24 +109,26 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// The API routes and their OpenAPI description, built together.
-fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn api(limits: ingest::IngestLimits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let router = api::record::routes(router);
     let router = api::admin::routes(router);
+    let router = api::events::routes(router);
     let router = api::import::routes(router);
     let router = api::health::routes(router);
     let router = ops::documented(router);
+    let router = ingest::routes(router, limits);
     router.split_for_parts()
 }
 
 /// The OpenAPI document of this build.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
+    api(ingest::IngestLimits::default()).1
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = api();
+    let (api, doc) = api(state.ingest_limits);
     let doc = std::sync::Arc::new(doc);
     api.merge(ops::routes(doc))
         .fallback(error::route_not_found)

@@ -56,6 +56,9 @@ enum Command {
     /// API tokens for integrations: create, list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Event sources and their write keys (for Segment SDKs): create, list, revoke.
+    #[command(subcommand)]
+    Source(SourceCommand),
     /// Load contacts or accounts from a CSV file.
     Import(import::ImportArgs),
     /// Report how healthy a workspace's data is.
@@ -129,6 +132,31 @@ enum TokenCommand {
         #[arg(long)]
         workspace: String,
         /// The token's id, as shown by `pitcrew token list`.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourceCommand {
+    /// Create a source; its write key is printed once. Point a Segment SDK at
+    /// this server with it.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// Where events come from, e.g. "Website".
+        #[arg(long)]
+        name: String,
+    },
+    /// List a workspace's sources (never their write keys).
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a source's write key at once (its events stay).
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        /// The source's id, as shown by `pitcrew source list`.
         id: i64,
     },
 }
@@ -216,6 +244,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(&db, cmd).await,
         Command::Token(cmd) => token(&db, cmd).await,
+        Command::Source(cmd) => source(&db, cmd).await,
         Command::Import(args) => import::run(&db, args).await,
         Command::Health(args) => health::run(&db, args).await,
     }
@@ -382,6 +411,37 @@ async fn member_actor(db: &Db, workspace: &str, email: &str) -> anyhow::Result<A
         role: member.role,
         label: member.email,
     })
+}
+
+async fn source(db: &Db, cmd: SourceCommand) -> anyhow::Result<()> {
+    match cmd {
+        SourceCommand::Create { workspace, name } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            let created =
+                pitcrew_app::ingest::create_source(db, &Actor::system(ws.id), &name, now_ms())
+                    .await?;
+            println!(
+                "source {} ({}) created. Its write key is shown only now:\n\n  {}\n\nGive it to a Segment SDK as the write key, with this server as the API host.",
+                created.source.id, created.source.name, created.write_key
+            );
+        }
+        SourceCommand::List { workspace } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            println!("{:>5}  {:<28} {:<13} state", "id", "name", "prefix");
+            for s in pitcrew_app::ingest::list_sources(db, &Actor::system(ws.id)).await? {
+                let state = s
+                    .revoked_at
+                    .map_or_else(|| "live".to_string(), |at| format!("revoked {at}"));
+                println!("{:>5}  {:<28} {:<13} {state}", s.id, s.name, s.prefix);
+            }
+        }
+        SourceCommand::Revoke { workspace, id } => {
+            let ws = admin::workspace_by_slug(db, &workspace).await?;
+            pitcrew_app::ingest::revoke_source(db, &Actor::system(ws.id), id, now_ms()).await?;
+            println!("source {id} revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn token(db: &Db, cmd: TokenCommand) -> anyhow::Result<()> {

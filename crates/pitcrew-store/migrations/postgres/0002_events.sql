@@ -66,6 +66,20 @@ CREATE TABLE event_types (
     PRIMARY KEY (workspace_id, type, name)
 );
 
+-- Trait keys sent that the data model has no field for, kept or refused
+-- per the workspace setting, so the admin sees them either way.
+CREATE TABLE undeclared_traits (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
+    object TEXT NOT NULL,
+    key TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    kept BOOLEAN NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    last_value JSONB,
+    PRIMARY KEY (workspace_id, object, key)
+);
+
 -- Traits sent for fields the data model does not have, kept for the admin to see.
 ALTER TABLE contacts ADD COLUMN traits JSONB NOT NULL DEFAULT '{}';
 ALTER TABLE accounts ADD COLUMN traits JSONB NOT NULL DEFAULT '{}';

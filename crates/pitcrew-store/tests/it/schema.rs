@@ -16,6 +16,7 @@ const JSON_COLUMNS: &[&str] = &[
     "identities",
     "property_keys",
     "traits",
+    "last_value",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -282,6 +283,7 @@ async fn every_json_column_is_jsonb_on_postgres() {
             "fields.default_value",
             "fields.options",
             "merges.identities",
+            "undeclared_traits.last_value",
             "workspaces.settings",
         ]
     );
