@@ -3,8 +3,10 @@
 //! runs on SQLite and on PostgreSQL.
 
 mod errors;
+mod health;
 mod isolation;
 mod matrix;
 mod server;
 mod session;
 mod support;
+mod tracking;

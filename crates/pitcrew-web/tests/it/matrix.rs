@@ -20,6 +20,7 @@ struct Targets {
     field: String,
     victim: i64,
     own_token: i64,
+    source: i64,
 }
 
 async fn targets(w: &World, role: Role) -> Targets {
@@ -89,12 +90,16 @@ async fn targets(w: &World, role: Role) -> Targets {
     )
     .await
     .expect("token");
+    let source = pitcrew_app::ingest::create_source(db, &system, &format!("Site {r}"), NOW)
+        .await
+        .expect("source");
     Targets {
         contact: contact.id,
         account: account.id,
         field,
         victim: victim.user_id.expect("user"),
         own_token: own.token.id,
+        source: source.source.id,
     }
 }
 
@@ -279,6 +284,76 @@ fn rows(role: Role, t: &Targets) -> Vec<Row> {
             None,
         ),
         row(
+            Method::GET,
+            "/api/v1/health",
+            Viewer,
+            "/api/v1/health?object=contact&ids_limit=10".into(),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/sources",
+            Admin,
+            "/api/v1/sources".into(),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/api/v1/sources",
+            Admin,
+            "/api/v1/sources".into(),
+            Some(json!({"name": format!("App {r}")})),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/sources/{id}",
+            Admin,
+            format!("/api/v1/sources/{}", t.source),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/contacts/{id}/events",
+            Viewer,
+            format!("/api/v1/contacts/{}/events", t.contact),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/contacts/{id}/identities",
+            Viewer,
+            format!("/api/v1/contacts/{}/identities", t.contact),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/event-types",
+            Viewer,
+            "/api/v1/event-types".into(),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/undeclared-traits",
+            Viewer,
+            "/api/v1/undeclared-traits".into(),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/settings",
+            Viewer,
+            "/api/v1/settings".into(),
+            None,
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/settings",
+            Admin,
+            "/api/v1/settings".into(),
+            Some(json!({"unknown_traits": "keep"})),
+        ),
+        row(
             Method::PUT,
             "/api/v1/me/password",
             Viewer,
@@ -322,6 +397,19 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/logout"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+];
+
+/// The tracking API, which takes a source's write key instead of a member's
+/// credentials (tested in `tracking`).
+const WRITE_KEY: &[&str] = &[
+    "/v1/identify",
+    "/v1/track",
+    "/v1/page",
+    "/v1/screen",
+    "/v1/group",
+    "/v1/alias",
+    "/v1/batch",
+    "/v1/import",
 ];
 
 #[tokio::test]
@@ -387,12 +475,18 @@ async fn every_documented_route_is_in_the_matrix() {
         field: "f".into(),
         victim: 1,
         own_token: 1,
+        source: 1,
     };
     let mut covered: BTreeSet<(String, String)> = rows(Role::Owner, &t)
         .into_iter()
         .map(|r| (r.method.to_string(), r.route.to_string()))
         .collect();
     covered.extend(PUBLIC.iter().map(|(m, p)| (m.to_string(), p.to_string())));
+    covered.extend(
+        WRITE_KEY
+            .iter()
+            .map(|p| ("POST".to_string(), p.to_string())),
+    );
     assert_eq!(
         documented, covered,
         "the role matrix and the OpenAPI document must list the same routes"
@@ -409,6 +503,7 @@ async fn every_protected_route_needs_credentials() {
         field: "f".into(),
         victim: 1,
         own_token: 1,
+        source: 1,
     };
     for row in rows(Role::Owner, &targets) {
         let reply = w
