@@ -396,7 +396,7 @@ impl Resolver {
                 Some(c) => c,
                 None => self.create(tx, None).await?,
             };
-            if let Some(a) = &m.anonymous_id {
+            if let (Some(a), None) = (&m.anonymous_id, by_anon) {
                 self.bind(tx, ANONYMOUS_ID, a, target).await?;
             }
             return Ok(Ok(target));
@@ -415,7 +415,9 @@ impl Resolver {
             }
             (None, _) => self.create(tx, Some(user)).await?,
         };
-        self.bind(tx, USER_ID, user, target).await?;
+        if by_user != Some(target) {
+            self.bind(tx, USER_ID, user, target).await?;
+        }
         match (by_anon, &m.anonymous_id) {
             (None, Some(a)) => self.bind(tx, ANONYMOUS_ID, a, target).await?,
             (Some(c), _) if c != target && anon_is_anonymous => {
@@ -903,9 +905,8 @@ pub async fn ingest(
         let at_most = latest.entry(r.current(contact)).or_insert(at);
         *at_most = (*at_most).max(at);
     }
-    for (contact, at) in latest {
-        repo::touch_last_seen(tx.conn(), ws, contact, at).await?;
-    }
+    let latest: Vec<(i64, i64)> = latest.into_iter().collect();
+    repo::touch_last_seen(tx.conn(), ws, &latest).await?;
     tx.commit().await?;
     Ok(report)
 }

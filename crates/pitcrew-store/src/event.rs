@@ -421,18 +421,31 @@ pub async fn event_types(mut c: Conn<'_>, ws: i64) -> Result<Vec<EventType>, Sto
     .collect()
 }
 
-/// Note that a person was active at `at`, if that is later than known.
+/// Note when people were last active: `(contact, at)` pairs, each applied
+/// only if later than what is known. One statement per few hundred people.
 pub async fn touch_last_seen(
     mut c: Conn<'_>,
     ws: i64,
-    contact_id: i64,
-    at: i64,
+    seen: &[(i64, i64)],
 ) -> Result<(), StoreError> {
-    c.execute(
-        "UPDATE contacts SET last_seen_at = $3 WHERE workspace_id = $1 AND id = $2 AND (last_seen_at IS NULL OR last_seen_at < $3)",
-        params![ws, contact_id, at],
-    )
-    .await?;
+    for chunk in seen.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let mut p = params![ws];
+        for (contact, at) in chunk {
+            p.extend(params![*contact, *at]);
+        }
+        c.execute(
+            &format!(
+                "WITH seen (id, at) AS (VALUES {}) UPDATE contacts SET last_seen_at = seen.at FROM seen \
+                 WHERE contacts.workspace_id = $1 AND contacts.id = seen.id AND (contacts.last_seen_at IS NULL OR contacts.last_seen_at < seen.at)",
+                values.join(", ")
+            ),
+            p,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -364,3 +364,48 @@ fn every_command_explains_itself() {
         );
     }
 }
+
+fn serve(dir: &Path, port: u16) -> Server {
+    let child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+        .env_remove("PITCREW_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    Server(child)
+}
+
+#[tokio::test]
+async fn a_200_from_the_tracking_api_survives_killing_the_server_at_once() {
+    let dir = TempDir::new("durable");
+    stdout(&pitcrew(&dir.0, &["workspace", "create", "acme"]));
+    stdout(&pitcrew(&dir.0, &["user", "create", "--workspace", "acme", "--email", "ops@acme.example", "--role", "owner"]));
+    let out = stdout(&pitcrew(&dir.0, &["source", "create", "--workspace", "acme", "--name", "Website"]));
+    let key = out.split_whitespace().find(|w| w.starts_with("pcw_")).expect("write key printed").to_string();
+    let out = stdout(&pitcrew(&dir.0, &["token", "create", "--workspace", "acme", "--email", "ops@acme.example", "--name", "check"]));
+    let token = out.split_whitespace().find(|w| w.starts_with("pct_")).expect("token printed").to_string();
+
+    let port = free_port();
+    let mut server = serve(&dir.0, port);
+    wait_healthy(port).await;
+    let batch: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"type":"track","userId":"u-{}","event":"Clicked","messageId":"m-{i}"}}"#, i % 7))
+        .collect();
+    let body = format!(r#"{{"writeKey":"{key}","batch":[{}]}}"#, batch.join(","));
+    let (status, reply) = http(port, "POST", "/v1/batch", &[], Some(&body)).await;
+    assert_eq!(status, 200, "{reply}");
+    // No graceful shutdown: SIGKILL straight after the answer.
+    server.0.kill().expect("kill");
+    let _ = server.0.wait();
+
+    let port = free_port();
+    let _again = serve(&dir.0, port);
+    wait_healthy(port).await;
+    let bearer = format!("Bearer {token}");
+    let (status, types) = http(port, "GET", "/api/v1/event-types", &[("Authorization", &bearer)], None).await;
+    assert_eq!(status, 200, "{types}");
+    assert!(types.contains(r#""name":"Clicked","count":300"#), "every acknowledged event is there: {types}");
+}
