@@ -499,3 +499,40 @@ async fn a_revoked_source_key_stops_working_and_keys_are_stored_hashed() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_person_erases_their_events_and_ids() {
+    for t in pitcrew_testkit::each_engine().await {
+        let (engine, db) = (t.engine(), &t.db);
+        let ws = new_workspace(db, "acme").await.id;
+        let s = source(db, ws).await;
+        send(db, &s, json!([{"type": "track", "userId": "gone", "anonymousId": "dev-1", "event": "Visited", "messageId": "1"}])).await;
+        let person = by_user(db, ws, "gone").await;
+        record::delete_record(db, &Actor::system(ws), CONTACT, person.id, NOW)
+            .await
+            .expect("delete");
+        let left = db
+            .fetch_one(
+                "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM identities) AS n",
+                vec![],
+            )
+            .await
+            .expect("count")
+            .int("n")
+            .expect("n");
+        assert_eq!(left, 0, "{engine:?}: nothing points at the deleted person");
+        send(
+            db,
+            &s,
+            json!([{"type": "track", "userId": "gone", "event": "Returned", "messageId": "2"}]),
+        )
+        .await;
+        let again = by_user(db, ws, "gone").await;
+        assert_ne!(again.id, person.id, "{engine:?}: a new profile");
+        assert_eq!(
+            events_of(db, ws, again.id).await,
+            ["track:Returned"],
+            "{engine:?}"
+        );
+    }
+}
