@@ -133,14 +133,14 @@ pub async fn delete_field(
 
 // ---- contacts and accounts ----------------------------------------------
 
-fn table(object: ObjectKind) -> &'static str {
+pub(crate) fn table(object: ObjectKind) -> &'static str {
     match object {
         ObjectKind::Contact => "contacts",
         ObjectKind::Account => "accounts",
     }
 }
 
-fn select(object: ObjectKind) -> String {
+pub(crate) fn select(object: ObjectKind) -> String {
     match object {
         ObjectKind::Contact => {
             "SELECT id, external_id, email, account_id, data, created_at, updated_at FROM contacts"
@@ -180,7 +180,7 @@ impl StoredRecord {
     }
 }
 
-fn stored(object: ObjectKind, row: &Row) -> Result<StoredRecord, StoreError> {
+pub(crate) fn stored(object: ObjectKind, row: &Row) -> Result<StoredRecord, StoreError> {
     let mut fields = match row.json("data")? {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -209,7 +209,7 @@ fn stored(object: ObjectKind, row: &Row) -> Result<StoredRecord, StoreError> {
 }
 
 /// Split field values into the email column and the JSON document.
-fn split(object: ObjectKind, fields: &Map<String, Value>) -> (Option<String>, Value) {
+pub(crate) fn split(object: ObjectKind, fields: &Map<String, Value>) -> (Option<String>, Value) {
     let mut data = fields.clone();
     data.remove("created_at");
     data.remove("updated_at");
@@ -234,7 +234,7 @@ const SEARCHED: &[(ObjectKind, &[&str])] = &[
 /// The lowercased text list search matches against, kept in its own column
 /// so both engines search case-insensitively in every script (SQLite's
 /// `lower()` only knows ASCII).
-fn search_text(
+pub(crate) fn search_text(
     object: ObjectKind,
     external_id: Option<&str>,
     fields: &Map<String, Value>,
@@ -383,6 +383,17 @@ pub async fn delete_record(
     id: i64,
 ) -> Result<(bool, u64), StoreError> {
     let mut unlinked = 0;
+    if object == ObjectKind::Contact {
+        // Deleting a person erases what points at them: their ids (so later
+        // events start a new profile) and their events.
+        for sql in [
+            "DELETE FROM identities WHERE workspace_id = $1 AND contact_id = $2",
+            "DELETE FROM events WHERE workspace_id = $1 AND contact_id = $2",
+            "DELETE FROM merges WHERE workspace_id = $1 AND winner_id = $2",
+        ] {
+            c.execute(sql, params![ws, id]).await?;
+        }
+    }
     if object == ObjectKind::Account {
         unlinked = c
             .execute(
