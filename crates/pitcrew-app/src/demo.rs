@@ -508,7 +508,111 @@ async fn populate(
     }
     let (contacts, accounts) = load_records(db, &actors[0], now, scale).await?;
     edit_records(db, &actors[1], &actors[2], &contacts, &accounts, now).await?;
+    send_events(db, ws.id, now).await?;
     Ok(ws)
+}
+
+const DEMO_PAGES: &[&str] = &[
+    "Home",
+    "Pricing",
+    "Features",
+    "Customers",
+    "Blog",
+    "Docs",
+    "Integrations",
+];
+const DEMO_EVENTS: &[(&str, &str)] = &[
+    ("Webinar Attended", "webinar"),
+    ("Demo Requested", "product"),
+    ("Email Clicked", "campaign"),
+    ("Trial Started", "plan"),
+    ("Whitepaper Downloaded", "asset"),
+    ("Feature Used", "feature"),
+];
+
+/// A website's worth of activity through the real tracking path: page views
+/// and product events of known people over the last 90 days, and visitors
+/// who browse anonymously and then sign in — whose profiles merge.
+async fn send_events(db: &Db, ws: i64, now: i64) -> Result<(), AppError> {
+    use crate::ingest;
+    use pitcrew_core::event::{BatchDefaults, parse_message};
+    let created = ingest::create_source(db, &Actor::system(ws), "Website", now).await?;
+    let sender = ingest::sender(db, &created.write_key)
+        .await?
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Internal,
+                "demo_source",
+                "the demo source has no live key",
+            )
+        })?;
+    let everyone = repo::ListQuery {
+        search: None,
+        sort: "id".into(),
+        descending: false,
+        limit: i64::MAX,
+        offset: 0,
+        account_id: None,
+    };
+    let (people, _) = repo::list_records(db.conn(), ws, ObjectKind::Contact, &everyone).await?;
+    let users: Vec<String> = people.into_iter().filter_map(|r| r.external_id).collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut rng = Rng(SEED ^ 0x00E7_E475);
+    let day = 86_400_000;
+    let mut messages = Vec::new();
+    let event = |rng: &mut Rng, ids: Value, at: i64| {
+        let mut m = if rng.chance(55) {
+            let page = rng.pick(DEMO_PAGES);
+            let path = format!("/{}", page.to_lowercase());
+            json!({"type": "page", "name": page, "properties": {"path": path, "url": format!("https://www.demo-company.example{path}"), "title": page}})
+        } else {
+            let (name, prop) = rng.pick(DEMO_EVENTS);
+            json!({"type": "track", "event": name, "properties": {prop: format!("{prop}-{}", rng.below(12) + 1)}})
+        };
+        if let (Some(m), Some(ids)) = (m.as_object_mut(), ids.as_object()) {
+            m.extend(ids.clone());
+            m.insert("messageId".into(), json!(format!("demo-{}", rng.next())));
+            m.insert("timestamp".into(), json!(format_ms(at)));
+        }
+        m
+    };
+    for user in users.iter().take(users.len() / 2) {
+        let mut at = now - rng.range(1, 90) * day;
+        for _ in 0..=rng.below(8) {
+            at += rng.range(60_000, day);
+            messages.push(event(&mut rng, json!({"userId": user}), at.min(now)));
+        }
+    }
+    for v in 0..users.len().min(40) {
+        let anon = format!("visitor-{v:04}");
+        let mut at = now - rng.range(1, 30) * day;
+        for _ in 0..=rng.below(3) {
+            at += rng.range(60_000, 3_600_000);
+            messages.push(event(&mut rng, json!({"anonymousId": anon}), at));
+        }
+        let user = &users[(v * 7) % users.len()];
+        let signed_in = json!({"type": "identify", "userId": user, "anonymousId": anon, "messageId": format!("demo-signin-{v}"), "timestamp": format_ms(at + 60_000)});
+        messages.push(signed_in);
+    }
+    for chunk in messages.chunks(500) {
+        let parsed = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i, parse_message(m, None, &BatchDefaults::default(), now)))
+            .collect();
+        let report = ingest::ingest(db, &sender, parsed, now).await?;
+        if let Some(p) = report.rejected.first() {
+            let message = format!("the demo generator made an invalid event: {}", p.message);
+            return Err(AppError::new(
+                ErrorKind::Internal,
+                "demo_data_invalid",
+                message,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Validate drafts exactly as the API would and insert them; `account_ids`
@@ -730,6 +834,35 @@ mod tests {
         sign_in(&t.db, &again.email, &again.password)
             .await
             .expect("the new password works");
+    }
+
+    #[tokio::test]
+    async fn the_demo_has_website_activity_and_merged_visitors() {
+        let t = pitcrew_testkit::sqlite().await;
+        let demo = build_demo(&t.db, NOW, SMALL).await.expect("build");
+        let owner = sign_in(&t.db, &demo.email, &demo.password)
+            .await
+            .expect("login");
+        let types = crate::ingest::event_types(&t.db, &owner)
+            .await
+            .expect("catalogue");
+        let total: i64 = types.iter().map(|e| e.count).sum();
+        assert!(total > 100, "{total} events");
+        assert!(
+            types.iter().any(|e| e.name == "Pricing")
+                && types.iter().any(|e| e.name == "Webinar Attended")
+        );
+        let merges =
+            t.db.fetch_one("SELECT COUNT(*) AS n FROM merges", vec![])
+                .await
+                .expect("merges")
+                .int("n")
+                .expect("n");
+        assert!(merges >= 10, "signed-in visitors merged: {merges}");
+        assert_eq!(
+            demo.contacts, 200,
+            "merged visitors leave no extra profiles"
+        );
     }
 
     #[tokio::test]
