@@ -635,18 +635,15 @@ impl Resolver {
             ObjectKind::Contact => &self.contact_fields,
             ObjectKind::Account => &self.account_fields,
         };
-        if object == ObjectKind::Contact {
-            if let Some(Value::String(email)) = known.get("email") {
-                let taken = records::find_record(
-                    tx.conn(),
-                    ws,
-                    object,
-                    &Lookup::Email(email.trim().to_lowercase()),
-                )
-                .await?;
-                if taken.is_some_and(|t| t.id != id) {
-                    known.remove("email");
-                }
+        // An email another person holds stays theirs (identify has already
+        // merged or warned); the rest of the traits still apply.
+        if object == ObjectKind::Contact
+            && let Some(Value::String(email)) = known.get("email")
+        {
+            let lookup = Lookup::Email(email.trim().to_lowercase());
+            let taken = records::find_record(tx.conn(), ws, object, &lookup).await?;
+            if taken.is_some_and(|t| t.id != id) {
+                known.remove("email");
             }
         }
         let changes = match validate_record(fields, &known, Some(&existing.fields), Mode::Update) {
@@ -786,7 +783,7 @@ impl Resolver {
 pub async fn ingest(
     db: &Db,
     sender: &Sender,
-    messages: Vec<(usize, Result<Message, MessageError>)>,
+    messages: Vec<pitcrew_core::event::Checked>,
     now: i64,
 ) -> Result<IngestReport, AppError> {
     let ws = sender.workspace_id;

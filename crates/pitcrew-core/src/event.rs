@@ -97,6 +97,9 @@ pub struct Message {
     pub context: Map<String, Value>,
 }
 
+/// A message of a request, by its position, checked or refused.
+pub type Checked = (usize, Result<Message, MessageError>);
+
 /// Why one message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MessageError {

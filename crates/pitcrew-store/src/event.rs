@@ -373,13 +373,13 @@ pub async fn note_event_types(
             )
             .await?;
         let mut keys = s.property_keys.clone();
-        if let Some(r) = existing {
-            if let Value::Array(old) = r.json("property_keys")? {
-                keys.extend(
-                    old.into_iter()
-                        .filter_map(|v| v.as_str().map(str::to_string)),
-                );
-            }
+        if let Some(r) = existing
+            && let Value::Array(old) = r.json("property_keys")?
+        {
+            keys.extend(
+                old.into_iter()
+                    .filter_map(|v| v.as_str().map(str::to_string)),
+            );
         }
         let keys = Value::Array(keys.into_iter().map(Value::String).collect());
         c.execute(

@@ -69,7 +69,7 @@ fn stream(n: usize) -> Vec<Value> {
             let p = rng.below(people);
             let anon = format!("anon-{p:06}");
             let user = format!("user-{p:06}");
-            let known = p % 3 != 0;
+            let known = !p.is_multiple_of(3);
             let ids = if known { json!({"userId": user, "anonymousId": anon}) } else { json!({"anonymousId": anon}) };
             let mut m = match rng.below(100) {
                 0..=44 => {

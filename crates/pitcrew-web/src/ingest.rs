@@ -199,13 +199,7 @@ fn batch_messages(
     json: &Value,
     limits: IngestLimits,
     received: i64,
-) -> Result<
-    Vec<(
-        usize,
-        Result<pitcrew_core::event::Message, pitcrew_core::event::MessageError>,
-    )>,
-    ApiError,
-> {
+) -> Result<Vec<pitcrew_core::event::Checked>, ApiError> {
     let Some(items) = json.get("batch").and_then(Value::as_array) else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
