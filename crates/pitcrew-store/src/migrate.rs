@@ -24,6 +24,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_events.sql"),
         postgres: include_str!("../migrations/postgres/0002_events.sql"),
     },
+    Migration {
+        version: 3,
+        name: "imports",
+        sqlite: include_str!("../migrations/sqlite/0003_imports.sql"),
+        postgres: include_str!("../migrations/postgres/0003_imports.sql"),
+    },
 ];
 
 /// Arbitrary constant naming pitcrew's migration lock on PostgreSQL.

@@ -8,6 +8,9 @@
 mod admin;
 mod audit;
 mod fields;
+mod health;
+mod import;
+mod ingest;
 mod isolation;
 mod record;
 

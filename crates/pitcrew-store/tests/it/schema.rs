@@ -282,6 +282,7 @@ async fn every_json_column_is_jsonb_on_postgres() {
             "events.properties",
             "fields.default_value",
             "fields.options",
+            "imports.settings",
             "merges.identities",
             "undeclared_traits.last_value",
             "workspaces.settings",

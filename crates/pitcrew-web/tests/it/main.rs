@@ -4,6 +4,7 @@
 
 mod errors;
 mod health;
+mod import;
 mod isolation;
 mod matrix;
 mod server;

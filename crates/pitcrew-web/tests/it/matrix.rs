@@ -4,14 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::{Method, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use pitcrew_app::record::{self, NewField, RecordInput};
 use pitcrew_app::{Actor, admin};
 use pitcrew_core::admin::Role;
 use pitcrew_core::record::{FieldType, ObjectKind};
 use serde_json::{Value, json};
 
-use crate::support::{NOW, PASSWORD, World, member_with_token, world};
+use crate::support::{NOW, PASSWORD, Reply, World, member_with_token, world};
 
 /// Objects made fresh for each role, so destructive calls have targets.
 struct Targets {
@@ -21,6 +22,7 @@ struct Targets {
     victim: i64,
     own_token: i64,
     source: i64,
+    import: i64,
 }
 
 async fn targets(w: &World, role: Role) -> Targets {
@@ -93,6 +95,17 @@ async fn targets(w: &World, role: Role) -> Targets {
     let source = pitcrew_app::ingest::create_source(db, &system, &format!("Site {r}"), NOW)
         .await
         .expect("source");
+    let csv = format!("email\nimported-{r}@example.com\nnot-an-email\n");
+    let import = pitcrew_app::import::import_csv(
+        db,
+        &system,
+        Box::new(std::io::Cursor::new(csv.into_bytes())),
+        pitcrew_app::import::ImportOptions::new(ObjectKind::Contact),
+        &mut pitcrew_app::import::Unobserved,
+        NOW,
+    )
+    .await
+    .expect("import");
     Targets {
         contact: contact.id,
         account: account.id,
@@ -100,6 +113,7 @@ async fn targets(w: &World, role: Role) -> Targets {
         victim: victim.user_id.expect("user"),
         own_token: own.token.id,
         source: source.source.id,
+        import: import.id,
     }
 }
 
@@ -109,7 +123,26 @@ struct Row {
     route: &'static str,
     least: Role,
     path: String,
+    /// A JSON body; a string is sent as a CSV file (`text/csv`).
     body: Option<Value>,
+}
+
+/// Send a row's request as `token`.
+async fn send(w: &World, row: &Row, token: Option<&str>) -> Reply {
+    let Some(Value::String(csv)) = &row.body else {
+        return w
+            .call(row.method.clone(), &row.path, token, row.body.clone())
+            .await;
+    };
+    let mut req = Request::builder()
+        .method(row.method.clone())
+        .uri(&row.path)
+        .header(header::CONTENT_TYPE, "text/csv");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    w.send(req.body(Body::from(csv.clone())).expect("request"))
+        .await
 }
 
 fn rows(role: Role, t: &Targets) -> Vec<Row> {
@@ -284,6 +317,36 @@ fn rows(role: Role, t: &Targets) -> Vec<Row> {
             None,
         ),
         row(
+            Method::POST,
+            "/api/v1/imports",
+            Marketer,
+            "/api/v1/imports?object=contact".into(),
+            Some(Value::String(format!(
+                "email,first_name\nimport-{r}@example.com,Ima\n"
+            ))),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/imports",
+            Marketer,
+            "/api/v1/imports".into(),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/imports/{id}",
+            Marketer,
+            format!("/api/v1/imports/{}", t.import),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/imports/{id}/rejects.csv",
+            Marketer,
+            format!("/api/v1/imports/{}/rejects.csv", t.import),
+            None,
+        ),
+        row(
             Method::GET,
             "/api/v1/health",
             Viewer,
@@ -421,14 +484,7 @@ async fn each_role_gets_exactly_what_it_should() {
         for role in Role::ALL {
             let targets = targets(&w, role).await;
             for row in rows(role, &targets) {
-                let reply = w
-                    .call(
-                        row.method.clone(),
-                        &row.path,
-                        Some(w.token(role)),
-                        row.body.clone(),
-                    )
-                    .await;
+                let reply = send(&w, &row, Some(w.token(role))).await;
                 let what = format!("{engine:?}: {} {} as {role}", row.method, row.path);
                 if role >= row.least {
                     assert!(
@@ -476,6 +532,7 @@ async fn every_documented_route_is_in_the_matrix() {
         victim: 1,
         own_token: 1,
         source: 1,
+        import: 1,
     };
     let mut covered: BTreeSet<(String, String)> = rows(Role::Owner, &t)
         .into_iter()
@@ -504,6 +561,7 @@ async fn every_protected_route_needs_credentials() {
         victim: 1,
         own_token: 1,
         source: 1,
+        import: 1,
     };
     for row in rows(Role::Owner, &targets) {
         let reply = w

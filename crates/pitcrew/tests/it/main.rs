@@ -1,6 +1,8 @@
 //! The `pitcrew` executable as a newcomer and an operator use it: the demo,
 //! the admin commands, configuration errors, and secrets kept out of logs.
 
+mod import;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -382,17 +384,64 @@ fn serve(dir: &Path, port: u16) -> Server {
 async fn a_200_from_the_tracking_api_survives_killing_the_server_at_once() {
     let dir = TempDir::new("durable");
     stdout(&pitcrew(&dir.0, &["workspace", "create", "acme"]));
-    stdout(&pitcrew(&dir.0, &["user", "create", "--workspace", "acme", "--email", "ops@acme.example", "--role", "owner"]));
-    let out = stdout(&pitcrew(&dir.0, &["source", "create", "--workspace", "acme", "--name", "Website"]));
-    let key = out.split_whitespace().find(|w| w.starts_with("pcw_")).expect("write key printed").to_string();
-    let out = stdout(&pitcrew(&dir.0, &["token", "create", "--workspace", "acme", "--email", "ops@acme.example", "--name", "check"]));
-    let token = out.split_whitespace().find(|w| w.starts_with("pct_")).expect("token printed").to_string();
+    stdout(&pitcrew(
+        &dir.0,
+        &[
+            "user",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "ops@acme.example",
+            "--role",
+            "owner",
+        ],
+    ));
+    let out = stdout(&pitcrew(
+        &dir.0,
+        &[
+            "source",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "Website",
+        ],
+    ));
+    let key = out
+        .split_whitespace()
+        .find(|w| w.starts_with("pcw_"))
+        .expect("write key printed")
+        .to_string();
+    let out = stdout(&pitcrew(
+        &dir.0,
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "ops@acme.example",
+            "--name",
+            "check",
+        ],
+    ));
+    let token = out
+        .split_whitespace()
+        .find(|w| w.starts_with("pct_"))
+        .expect("token printed")
+        .to_string();
 
     let port = free_port();
     let mut server = serve(&dir.0, port);
     wait_healthy(port).await;
     let batch: Vec<String> = (0..300)
-        .map(|i| format!(r#"{{"type":"track","userId":"u-{}","event":"Clicked","messageId":"m-{i}"}}"#, i % 7))
+        .map(|i| {
+            format!(
+                r#"{{"type":"track","userId":"u-{}","event":"Clicked","messageId":"m-{i}"}}"#,
+                i % 7
+            )
+        })
         .collect();
     let body = format!(r#"{{"writeKey":"{key}","batch":[{}]}}"#, batch.join(","));
     let (status, reply) = http(port, "POST", "/v1/batch", &[], Some(&body)).await;
@@ -405,7 +454,40 @@ async fn a_200_from_the_tracking_api_survives_killing_the_server_at_once() {
     let _again = serve(&dir.0, port);
     wait_healthy(port).await;
     let bearer = format!("Bearer {token}");
-    let (status, types) = http(port, "GET", "/api/v1/event-types", &[("Authorization", &bearer)], None).await;
+    let (status, types) = http(
+        port,
+        "GET",
+        "/api/v1/event-types",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{types}");
-    assert!(types.contains(r#""name":"Clicked","count":300"#), "every acknowledged event is there: {types}");
+    assert!(
+        types.contains(r#""name":"Clicked","count":300"#),
+        "every acknowledged event is there: {types}"
+    );
+}
+
+#[test]
+fn the_health_report_of_the_demo_finds_its_duplicate_names() {
+    let dir = TempDir::new("health");
+    stdout(&pitcrew(
+        &dir.0,
+        &["demo", "--no-serve", "--contacts", "600"],
+    ));
+    let table = stdout(&pitcrew(&dir.0, &["health", "--workspace", "demo"]));
+    assert!(table.contains("duplicate_name_company"), "{table}");
+    let json = stdout(&pitcrew(
+        &dir.0,
+        &["health", "--workspace", "demo", "--json"],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON report");
+    assert_eq!(report["total"], 600, "{json}");
+    let checks = report["checks"].as_array().expect("checks");
+    let invalid_emails = checks
+        .iter()
+        .find(|c| c["code"] == "email_invalid")
+        .expect("email check");
+    assert_eq!(invalid_emails["count"], 0, "the demo's emails are valid");
 }
