@@ -19,6 +19,9 @@ pub struct FileConfig {
     pub base_url: Option<String>,
     pub secret_key: Option<String>,
     pub log: Option<String>,
+    pub max_message_kb: Option<usize>,
+    pub max_batch_kb: Option<usize>,
+    pub max_batch_messages: Option<usize>,
 }
 
 /// The settings given on the command line or in the environment.
@@ -60,6 +63,20 @@ pub struct Overrides {
     /// Log detail, e.g. `info`, `debug`, `pitcrew_web=debug` [default: info].
     #[arg(long, global = true, env = "PITCREW_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Tracking API: largest single message in KB [default: 32].
+    #[arg(long, global = true, env = "PITCREW_MAX_MESSAGE_KB", value_name = "KB")]
+    pub max_message_kb: Option<usize>,
+    /// Tracking API: largest request body in KB, after gzip [default: 500].
+    #[arg(long, global = true, env = "PITCREW_MAX_BATCH_KB", value_name = "KB")]
+    pub max_batch_kb: Option<usize>,
+    /// Tracking API: most messages in one batch [default: 2500].
+    #[arg(
+        long,
+        global = true,
+        env = "PITCREW_MAX_BATCH_MESSAGES",
+        value_name = "N"
+    )]
+    pub max_batch_messages: Option<usize>,
 }
 
 /// A value that must never be printed.
@@ -81,6 +98,8 @@ pub struct Config {
     pub base_url: String,
     pub secret_key: Secret,
     pub log: String,
+    /// Tracking API limits: message bytes, body bytes, messages per batch.
+    pub ingest_limits: (usize, usize, usize),
 }
 
 impl fmt::Debug for Config {
@@ -92,6 +111,7 @@ impl fmt::Debug for Config {
             .field("base_url", &self.base_url)
             .field("secret_key", &self.secret_key)
             .field("log", &self.log)
+            .field("ingest_limits", &self.ingest_limits)
             .finish()
     }
 }
@@ -137,6 +157,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let ingest_limits = ingest_limits(o, &file)?;
         let data_dir = o
             .data_dir
             .clone()
@@ -195,9 +216,25 @@ impl Config {
             listen,
             base_url,
             secret_key: Secret(secret_key),
+            ingest_limits,
             log: o.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
         })
     }
+}
+
+fn ingest_limits(o: &Overrides, file: &FileConfig) -> anyhow::Result<(usize, usize, usize)> {
+    let message_kb = o.max_message_kb.or(file.max_message_kb).unwrap_or(32);
+    let batch_kb = o.max_batch_kb.or(file.max_batch_kb).unwrap_or(500);
+    let messages = o
+        .max_batch_messages
+        .or(file.max_batch_messages)
+        .unwrap_or(2500);
+    if message_kb == 0 || batch_kb < message_kb || messages == 0 || batch_kb > 1024 * 1024 {
+        bail!(
+            "tracking limits must satisfy 0 < max_message_kb <= max_batch_kb <= 1048576 and max_batch_messages > 0 (got {message_kb}, {batch_kb}, {messages})"
+        );
+    }
+    Ok((message_kb * 1024, batch_kb * 1024, messages))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -265,6 +302,7 @@ mod tests {
             base_url: "http://x".into(),
             secret_key: Secret("0123456789abcdef0123456789abcdef-very-secret".into()),
             log: "info".into(),
+            ingest_limits: (1, 2, 3),
         };
         let shown = format!("{c:?}");
         assert!(
@@ -303,5 +341,43 @@ mod tests {
         };
         let e = Config::load(&o).expect_err("bad scheme").to_string();
         assert!(e.contains("sqlite://") && e.contains("postgres://"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn tracking_limits_default_to_the_segment_ones_and_can_be_raised() {
+        let key = Some("k".repeat(32));
+        let o = Overrides {
+            secret_key: key.clone(),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Config::load(&o).expect("valid").ingest_limits,
+            (32 * 1024, 500 * 1024, 2500)
+        );
+        let o = Overrides {
+            secret_key: key.clone(),
+            max_batch_kb: Some(4096),
+            max_batch_messages: Some(10_000),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Config::load(&o).expect("valid").ingest_limits,
+            (32 * 1024, 4096 * 1024, 10_000)
+        );
+        let o = Overrides {
+            secret_key: key,
+            max_message_kb: Some(64),
+            max_batch_kb: Some(32),
+            ..Overrides::default()
+        };
+        let e = Config::load(&o)
+            .expect_err("message over batch")
+            .to_string();
+        assert!(e.contains("max_message_kb <= max_batch_kb"), "{e}");
     }
 }

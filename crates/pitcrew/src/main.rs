@@ -285,11 +285,17 @@ fn init_logging(filter: &str) {
 }
 
 async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
-    let state = pitcrew_web::AppState::new(
+    let mut state = pitcrew_web::AppState::new(
         db.clone(),
         config.base_url.starts_with("https://"),
         &config.secret_key.0,
     );
+    let (message_bytes, batch_bytes, batch_messages) = config.ingest_limits;
+    state.ingest_limits = pitcrew_web::ingest::IngestLimits {
+        message_bytes,
+        batch_bytes,
+        batch_messages,
+    };
     let app = pitcrew_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
