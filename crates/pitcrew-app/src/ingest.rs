@@ -8,7 +8,7 @@
 //! record (an imported lead, say) folds the newer profile into it. Every
 //! merge is recorded with the ids that moved and the message that caused it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use pitcrew_core::admin::{Action, ObjectType};
 use pitcrew_core::event::{
@@ -304,6 +304,57 @@ struct Resolver {
     settings: IngestSettings,
     /// Losers of merges made during this request, and who absorbed them.
     merged: HashMap<i64, i64>,
+    /// Ids looked up in advance and found nowhere.
+    absent: HashSet<(&'static str, String)>,
+}
+
+impl Resolver {
+    /// Look up every id of a request in a few queries, so a new person does
+    /// not cost a lookup per id.
+    async fn preload(
+        &mut self,
+        tx: &mut Tx,
+        messages: &[(usize, Message)],
+    ) -> Result<(), AppError> {
+        let mut wanted: HashMap<&'static str, BTreeSet<String>> = HashMap::new();
+        for (_, m) in messages {
+            wanted.entry(USER_ID).or_default().extend(m.user_id.clone());
+            wanted
+                .entry(ANONYMOUS_ID)
+                .or_default()
+                .extend(m.anonymous_id.clone());
+        }
+        for (kind, values) in wanted {
+            let values: Vec<String> = values.into_iter().collect();
+            let mut found = repo::find_identities(tx.conn(), self.ws, kind, &values).await?;
+            if kind == USER_ID {
+                let missing: Vec<String> = values
+                    .iter()
+                    .filter(|v| !found.contains_key(*v))
+                    .cloned()
+                    .collect();
+                for (user, contact) in
+                    repo::contacts_by_external_id(tx.conn(), self.ws, &missing).await?
+                {
+                    repo::bind_identity(tx.conn(), self.ws, USER_ID, &user, contact, self.now)
+                        .await?;
+                    self.known.insert(contact, Some(user.clone()));
+                    found.insert(user, contact);
+                }
+            }
+            for v in values {
+                match found.get(&v) {
+                    Some(c) => {
+                        self.ids.insert((kind, v), *c);
+                    }
+                    None => {
+                        self.absent.insert((kind, v));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Resolver {
@@ -313,8 +364,12 @@ impl Resolver {
         kind: &'static str,
         value: &str,
     ) -> Result<Option<i64>, AppError> {
-        if let Some(id) = self.ids.get(&(kind, value.to_string())) {
+        let key = (kind, value.to_string());
+        if let Some(id) = self.ids.get(&key) {
             return Ok(Some(*id));
+        }
+        if self.absent.contains(&key) {
+            return Ok(None);
         }
         let mut found = repo::find_identity(tx.conn(), self.ws, kind, value).await?;
         if found.is_none() && kind == USER_ID {
@@ -815,7 +870,9 @@ pub async fn ingest(
         account_fields: records::list_fields(tx.conn(), ws, Some(ObjectKind::Account)).await?,
         settings: IngestSettings::from_stored(&settings_map),
         merged: HashMap::new(),
+        absent: HashSet::new(),
     };
+    r.preload(&mut tx, &valid).await?;
     let mut events = Vec::with_capacity(valid.len());
     let mut catalogue: HashMap<(MessageType, String), EventTypeSeen> = HashMap::new();
     let mut last_seen: HashMap<i64, i64> = HashMap::new();

@@ -1,7 +1,7 @@
 //! Data in: sources and write keys, events, the identities that point at a
 //! person, merges, and the catalogues of event types and undeclared traits.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use pitcrew_core::event::{Event, EventType, Merge, MessageType, Source, UndeclaredTrait};
 use pitcrew_core::time::format_ms;
@@ -102,6 +102,61 @@ pub async fn find_identity(
     .await?
     .map(|r| r.int("contact_id"))
     .transpose()
+}
+
+/// The people these ids of one kind point at, in one query per few hundred ids.
+pub async fn find_identities(
+    mut c: Conn<'_>,
+    ws: i64,
+    kind: &str,
+    values: &[String],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in values.chunks(500) {
+        let holes: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let mut p = params![ws, kind];
+        p.extend(chunk.iter().map(|v| Param::Text(v.clone())));
+        let rows = c
+            .fetch_all(
+                &format!(
+                    "SELECT value, contact_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value IN ({})",
+                    holes.join(", ")
+                ),
+                p,
+            )
+            .await?;
+        for r in rows {
+            found.insert(r.text("value")?, r.int("contact_id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// Contacts by external id, for ids not yet recorded as identities.
+pub async fn contacts_by_external_id(
+    mut c: Conn<'_>,
+    ws: i64,
+    values: &[String],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in values.chunks(500) {
+        let holes: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let mut p = params![ws];
+        p.extend(chunk.iter().map(|v| Param::Text(v.clone())));
+        let rows = c
+            .fetch_all(
+                &format!(
+                    "SELECT external_id, id FROM contacts WHERE workspace_id = $1 AND external_id IN ({})",
+                    holes.join(", ")
+                ),
+                p,
+            )
+            .await?;
+        for r in rows {
+            found.insert(r.text("external_id")?, r.int("id")?);
+        }
+    }
+    Ok(found)
 }
 
 /// Point an id at a person, unless it already points somewhere.

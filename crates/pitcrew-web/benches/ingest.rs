@@ -77,8 +77,9 @@ fn stream(n: usize) -> Vec<Value> {
                     json!({"type": "page", "name": page, "properties": {"path": format!("/{}", page.to_lowercase()), "url": format!("https://www.example.com/{}", page.to_lowercase()), "referrer": "https://www.google.com/", "title": page}})
                 }
                 45..=89 => json!({"type": "track", "event": rng.pick(EVENTS), "properties": {"plan": "team", "value": rng.below(500), "source": "web"}}),
-                90..=97 => json!({"type": "identify", "traits": {"email": format!("person{p}@example.com"), "firstName": "Alex", "lastName": format!("Tester{p}"), "plan": "trial"}}),
-                _ => json!({"type": "group", "groupId": format!("acct-{}", p % 200), "traits": {"name": format!("Company {}", p % 200), "employees": 50}}),
+                90..=97 if std::env::var("BENCH_NO_IDENTIFY").is_err() => json!({"type": "identify", "traits": {"email": format!("person{p}@example.com"), "firstName": "Alex", "lastName": format!("Tester{p}"), "plan": "trial"}}),
+                98.. if std::env::var("BENCH_NO_IDENTIFY").is_err() => json!({"type": "group", "groupId": format!("acct-{}", p % 200), "traits": {"name": format!("Company {}", p % 200), "employees": 50}}),
+                _ => json!({"type": "track", "event": rng.pick(EVENTS), "properties": {"plan": "team"}}),
             };
             let obj = m.as_object_mut().expect("object");
             for (k, v) in ids.as_object().expect("ids") {
