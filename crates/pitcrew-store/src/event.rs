@@ -106,57 +106,54 @@ pub async fn find_identity(
 
 /// The people these ids of one kind point at, in one query per few hundred ids.
 pub async fn find_identities(
-    mut c: Conn<'_>,
+    c: Conn<'_>,
     ws: i64,
     kind: &str,
     values: &[String],
 ) -> Result<HashMap<String, i64>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in values.chunks(500) {
-        let holes: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
-        let mut p = params![ws, kind];
-        p.extend(chunk.iter().map(|v| Param::Text(v.clone())));
-        let rows = c
-            .fetch_all(
-                &format!(
-                    "SELECT value, contact_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value IN ({})",
-                    holes.join(", ")
-                ),
-                p,
-            )
-            .await?;
-        for r in rows {
-            found.insert(r.text("value")?, r.int("contact_id")?);
-        }
-    }
-    Ok(found)
+    let sql = "SELECT value AS k, contact_id AS v FROM identities WHERE workspace_id = $1 AND kind = $2 AND value IN";
+    let rows = rows_in(c, sql, params![ws, kind], values).await?;
+    rows.iter()
+        .map(|r| Ok((r.text("k")?, r.int("v")?)))
+        .collect()
 }
 
 /// Contacts by external id, for ids not yet recorded as identities.
 pub async fn contacts_by_external_id(
-    mut c: Conn<'_>,
+    c: Conn<'_>,
     ws: i64,
     values: &[String],
 ) -> Result<HashMap<String, i64>, StoreError> {
-    let mut found = HashMap::new();
+    let sql =
+        "SELECT external_id AS k, id AS v FROM contacts WHERE workspace_id = $1 AND external_id IN";
+    let rows = rows_in(c, sql, params![ws], values).await?;
+    rows.iter()
+        .map(|r| Ok((r.text("k")?, r.int("v")?)))
+        .collect()
+}
+
+/// Rows of `sql` (ending in `IN`) for every value, a few hundred values per
+/// statement; `fixed` are the parameters before the list.
+async fn rows_in(
+    mut c: Conn<'_>,
+    sql: &str,
+    fixed: Vec<Param>,
+    values: &[String],
+) -> Result<Vec<Row>, StoreError> {
+    let mut rows = Vec::new();
     for chunk in values.chunks(500) {
-        let holes: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let mut p = params![ws];
+        let first = fixed.len() + 1;
+        let holes: Vec<String> = (0..chunk.len())
+            .map(|i| format!("${}", first + i))
+            .collect();
+        let mut p = fixed.clone();
         p.extend(chunk.iter().map(|v| Param::Text(v.clone())));
-        let rows = c
-            .fetch_all(
-                &format!(
-                    "SELECT external_id, id FROM contacts WHERE workspace_id = $1 AND external_id IN ({})",
-                    holes.join(", ")
-                ),
-                p,
-            )
-            .await?;
-        for r in rows {
-            found.insert(r.text("external_id")?, r.int("id")?);
-        }
+        rows.extend(
+            c.fetch_all(&format!("{sql} ({})", holes.join(", ")), p)
+                .await?,
+        );
     }
-    Ok(found)
+    Ok(rows)
 }
 
 /// Point an id at a person, unless it already points somewhere.
@@ -286,30 +283,14 @@ pub struct NewEvent {
 
 /// Which of these message ids a source has already delivered.
 pub async fn known_message_ids(
-    mut c: Conn<'_>,
+    c: Conn<'_>,
     ws: i64,
     source_id: i64,
     ids: &[String],
 ) -> Result<HashSet<String>, StoreError> {
-    let mut known = HashSet::new();
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
-        let mut p = params![ws, source_id];
-        p.extend(chunk.iter().map(|s| Param::Text(s.clone())));
-        let rows = c
-            .fetch_all(
-                &format!(
-                    "SELECT message_id FROM events WHERE workspace_id = $1 AND source_id = $2 AND message_id IN ({})",
-                    placeholders.join(", ")
-                ),
-                p,
-            )
-            .await?;
-        for r in rows {
-            known.insert(r.text("message_id")?);
-        }
-    }
-    Ok(known)
+    let sql = "SELECT message_id FROM events WHERE workspace_id = $1 AND source_id = $2 AND message_id IN";
+    let rows = rows_in(c, sql, params![ws, source_id], ids).await?;
+    rows.iter().map(|r| r.text("message_id")).collect()
 }
 
 const EVENT_COLUMNS: usize = 12;
