@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use pitcrew_core::time::format_timestamp;
 
-use crate::ast::{Duration, Test, Window};
+use crate::ast::{Duration, Literal, Test, Window};
 
 /// The moment and place a condition is evaluated in.
 #[derive(Debug, Clone)]
@@ -111,6 +111,29 @@ impl Clock {
             }
             _ => None,
         }
+    }
+
+    /// Inclusive millisecond bounds of a comparison on an instant (`is`,
+    /// `>`, `>=`, `<`, `<=`, `between` with a date or an RFC 3339 literal).
+    /// A date stands for its whole day: `is "2026-01-01"` is that day,
+    /// `after "2026-01-01"` starts the next day. `None` for other tests or
+    /// a literal that is not a time.
+    pub fn instant_range(&self, test: &Test) -> Option<(Option<i64>, Option<i64>)> {
+        let at = |l: &Literal, end: bool| match l {
+            Literal::Text(s) => self.instant(s, end).ok(),
+            _ => None,
+        };
+        Some(match test {
+            Test::Is { value } | Test::IsNot { value } => {
+                (Some(at(value, false)?), Some(at(value, true)?))
+            }
+            Test::Gt { value } => (Some(at(value, true)?.saturating_add(1)), None),
+            Test::Gte { value } => (Some(at(value, false)?), None),
+            Test::Lt { value } => (None, Some(at(value, false)?.saturating_sub(1))),
+            Test::Lte { value } => (None, Some(at(value, true)?)),
+            Test::Between { low, high } => (Some(at(low, false)?), Some(at(high, true)?)),
+            _ => return None,
+        })
     }
 
     fn span(&self, amount: Duration, date: bool, dir: Direction) -> TimeRange {

@@ -211,6 +211,8 @@ impl Db {
                 // FULL: a committed write survives a power cut, not only a crash — an answer means stored.
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                // Segment conditions' `matches` runs on the same regex engine in SQL and in memory.
+                .with_regexp()
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

@@ -30,6 +30,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_imports.sql"),
         postgres: include_str!("../migrations/postgres/0003_imports.sql"),
     },
+    Migration {
+        version: 4,
+        name: "audiences",
+        sqlite: include_str!("../migrations/sqlite/0004_audiences.sql"),
+        postgres: include_str!("../migrations/postgres/0004_audiences.sql"),
+    },
 ];
 
 /// Arbitrary constant naming pitcrew's migration lock on PostgreSQL.
