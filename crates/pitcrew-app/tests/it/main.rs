@@ -6,7 +6,9 @@
 //! (which blocks the test's own thread and waits for those locks).
 
 mod admin;
+mod audience;
 mod audit;
+mod equivalence;
 mod fields;
 mod health;
 mod import;

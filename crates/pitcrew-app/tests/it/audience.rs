@@ -1,0 +1,1 @@
+//! Segments: saving, versions, static lists, counts, previews, exports, membership and dependencies.

@@ -1,0 +1,1 @@
+//! The type-checker: every problem with its code, message and span.

@@ -1,0 +1,1 @@
+//! The SQL compiler: generated SQL for both engines.

@@ -1,0 +1,1 @@
+//! The text form: parsing, printing, round trips and syntax errors.
