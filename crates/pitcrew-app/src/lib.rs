@@ -4,6 +4,7 @@
 //! types. The web layer and the CLI both call these; neither bypasses them.
 
 pub mod admin;
+pub mod audience;
 pub mod audit;
 pub mod demo;
 mod error;

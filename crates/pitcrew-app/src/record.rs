@@ -342,6 +342,10 @@ pub async fn update_field(
     if after == before {
         return Ok(before);
     }
+    if retyped {
+        // A saved condition compares this field as its current type.
+        crate::audience::refuse_field_in_use(tx.conn(), ws, object, key, "change its type").await?;
+    }
     if retyped || after.options != before.options {
         convert_values(tx.conn(), ws, &after).await?;
     }
@@ -418,6 +422,7 @@ pub async fn delete_field(
             format!("`{key}` is a built-in field and cannot be deleted"),
         ));
     }
+    crate::audience::refuse_field_in_use(tx.conn(), ws, object, key, "delete it").await?;
     let cleared = repo::remove_field_values(tx.conn(), ws, object, key).await?;
     repo::delete_field(tx.conn(), ws, object, key).await?;
     let mut change = field_change("delete", &def, Some(&def), None);

@@ -100,13 +100,15 @@ pub enum Action {
     ReadAudit,
     /// Create and revoke event sources and their write keys; change workspace settings.
     ManageSources,
+    /// Create, change and delete segments and static lists, and change list members.
+    ManageSegments,
 }
 
 impl Action {
     pub fn least_role(self) -> Role {
         match self {
             Action::ReadRecords | Action::OwnTokens => Role::Viewer,
-            Action::WriteRecords => Role::Marketer,
+            Action::WriteRecords | Action::ManageSegments => Role::Marketer,
             Action::DeleteRecords
             | Action::ManageFields
             | Action::ManageUsers
@@ -128,6 +130,7 @@ pub enum ObjectType {
     Contact,
     Account,
     Source,
+    Segment,
 }
 
 impl ObjectType {
@@ -140,6 +143,7 @@ impl ObjectType {
             ObjectType::Contact => "contact",
             ObjectType::Account => "account",
             ObjectType::Source => "source",
+            ObjectType::Segment => "segment",
         }
     }
 }
@@ -163,6 +167,12 @@ mod tests {
     fn only_admins_change_the_data_model() {
         assert!(!Role::Builder.can(Action::ManageFields));
         assert!(Role::Admin.can(Action::ManageFields));
+    }
+
+    #[test]
+    fn marketers_build_segments_and_viewers_only_read_them() {
+        assert!(Role::Marketer.can(Action::ManageSegments));
+        assert!(!Role::Viewer.can(Action::ManageSegments));
     }
 
     #[test]

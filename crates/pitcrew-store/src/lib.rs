@@ -6,6 +6,7 @@
 //! `pitcrew-core`).
 
 pub mod admin;
+pub mod audience;
 pub mod audit;
 mod db;
 pub mod event;

@@ -4,6 +4,7 @@
 mod config;
 mod health;
 mod import;
+mod segment;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -63,6 +64,9 @@ enum Command {
     Import(import::ImportArgs),
     /// Report how healthy a workspace's data is.
     Health(health::HealthArgs),
+    /// Audiences: check, count, preview, explain, export a segment, or print its SQL.
+    #[command(subcommand)]
+    Segment(segment::SegmentCommand),
 }
 
 #[derive(Subcommand)]
@@ -247,6 +251,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Source(cmd) => source(&db, cmd).await,
         Command::Import(args) => import::run(&db, args).await,
         Command::Health(args) => health::run(&db, args).await,
+        Command::Segment(cmd) => segment::run(&db, cmd).await,
     }
 }
 

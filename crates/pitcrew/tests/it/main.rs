@@ -2,6 +2,7 @@
 //! the admin commands, configuration errors, and secrets kept out of logs.
 
 mod import;
+mod segment;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
