@@ -509,7 +509,60 @@ async fn populate(
     let (contacts, accounts) = load_records(db, &actors[0], now, scale).await?;
     edit_records(db, &actors[1], &actors[2], &contacts, &accounts, now).await?;
     send_events(db, ws.id, now).await?;
+    add_segments(db, &actors[2], now).await?;
     Ok(ws)
+}
+
+/// Saved audiences a marketing team would have: each one shows a different
+/// part of the filter language, and they build on one another.
+const DEMO_SEGMENTS: &[(&str, &str)] = &[
+    (
+        "DACH",
+        "people where country in [\"DE\", \"AT\", \"CH\"]",
+    ),
+    (
+        "Engaged in the last 30 days",
+        "people where any of:\n  did \"Webinar Attended\" in last 30 days\n  did \"Email Clicked\" at least 2 times in last 30 days\n  did \"Demo Requested\" in last 30 days",
+    ),
+    (
+        "DACH leads, engaged",
+        "people where all of:\n  in segment \"DACH\"\n  lifecycle_stage in [\"lead\", \"mql\"]\n  in segment \"Engaged in the last 30 days\"",
+    ),
+    (
+        "Going quiet",
+        "people where all of:\n  lifecycle_stage in [\"mql\", \"sal\", \"sql\", \"opportunity\"]\n  last \"Email Clicked\" more than 30 days ago",
+    ),
+    (
+        "Enterprise accounts with a customer",
+        "accounts where all of:\n  plan is \"enterprise\"\n  any member where lifecycle_stage is \"customer\"",
+    ),
+    (
+        "People at accounts renewing soon",
+        "people where account where renewal_date within next 90 days",
+    ),
+];
+
+async fn add_segments(db: &Db, marketer: &Actor, now: i64) -> Result<(), AppError> {
+    use crate::audience::{Definition, NewSegment, SegmentKind, create_segment};
+    for (name, text) in DEMO_SEGMENTS {
+        let new = NewSegment {
+            name: (*name).to_string(),
+            description: String::new(),
+            kind: SegmentKind::Dynamic,
+            subject: None,
+            definition: Some(Definition::Text((*text).to_string())),
+        };
+        create_segment(db, marketer, new, now).await?;
+    }
+    let list = NewSegment {
+        name: "Employees".into(),
+        description: "Our own people, kept out of campaigns.".into(),
+        kind: SegmentKind::Static,
+        subject: None,
+        definition: None,
+    };
+    create_segment(db, marketer, list, now).await?;
+    Ok(())
 }
 
 const DEMO_PAGES: &[&str] = &[

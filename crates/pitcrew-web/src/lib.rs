@@ -116,6 +116,7 @@ fn api(limits: ingest::IngestLimits) -> (Router<AppState>, utoipa::openapi::Open
     let router = api::events::routes(router);
     let router = api::import::routes(router);
     let router = api::health::routes(router);
+    let router = api::audience::routes(router);
     let router = ops::documented(router);
     let router = ingest::routes(router, limits);
     router.split_for_parts()

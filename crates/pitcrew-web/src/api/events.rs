@@ -4,10 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use pitcrew_app::ingest::{self as uc, CreatedSource, Identities, IngestSettings};
+use pitcrew_app::audience;
+use pitcrew_app::ingest::{self as uc, CreatedSource, Identities, IngestSettings, UnknownTraits};
 use pitcrew_app::now_ms;
 use pitcrew_core::event::{Event, EventType, Source, UndeclaredTrait};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -125,23 +126,61 @@ async fn undeclared_traits(
     Ok(Json(uc::undeclared_traits(&s.db, &a).await?))
 }
 
-/// How data coming in is treated (e.g. unknown traits: keep or reject).
+/// The workspace's settings: how data coming in is treated, and the time
+/// zone conditions are evaluated in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct WorkspaceSettings {
+    #[serde(flatten)]
+    ingest: IngestSettings,
+    /// The IANA time zone that "today", dates and date windows of segment
+    /// conditions are read in, e.g. `Europe/Berlin`; `UTC` unless set.
+    timezone: String,
+}
+
+/// New settings; an absent `timezone` leaves the time zone as it is.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SettingsChange {
+    #[serde(default)]
+    unknown_traits: UnknownTraits,
+    /// An IANA time zone name such as `Europe/Berlin`.
+    timezone: Option<String>,
+}
+
+/// How data coming in is treated (e.g. unknown traits: keep or reject) and
+/// the time zone of segment conditions.
 #[utoipa::path(get, path = "/api/v1/settings", tag = "sources",
-    responses((status = 200, body = IngestSettings), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = WorkspaceSettings), (status = 401, body = ErrorBody)))]
 async fn get_settings(
     State(s): State<AppState>,
     Caller(a): Caller,
-) -> ApiResult<Json<IngestSettings>> {
-    Ok(Json(uc::settings(&s.db, &a).await?))
+) -> ApiResult<Json<WorkspaceSettings>> {
+    Ok(Json(WorkspaceSettings {
+        ingest: uc::settings(&s.db, &a).await?,
+        timezone: audience::timezone(&s.db, &a).await?,
+    }))
 }
 
-/// Change how data coming in is treated (admins).
-#[utoipa::path(put, path = "/api/v1/settings", tag = "sources", request_body = IngestSettings,
-    responses((status = 200, body = IngestSettings), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// Change how data coming in is treated and the time zone (admins).
+#[utoipa::path(put, path = "/api/v1/settings", tag = "sources", request_body = SettingsChange,
+    responses((status = 200, body = WorkspaceSettings), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn update_settings(
     State(s): State<AppState>,
     Caller(a): Caller,
-    ApiJson(new): ApiJson<IngestSettings>,
-) -> ApiResult<Json<IngestSettings>> {
-    Ok(Json(uc::set_settings(&s.db, &a, new, now_ms()).await?))
+    ApiJson(new): ApiJson<SettingsChange>,
+) -> ApiResult<Json<WorkspaceSettings>> {
+    let now = now_ms();
+    // The time zone first: it is the part that can be refused as invalid,
+    // and then nothing has changed.
+    let timezone = match new.timezone.as_deref() {
+        Some(name) => audience::set_timezone(&s.db, &a, name, now).await?,
+        None => audience::timezone(&s.db, &a).await?,
+    };
+    let ingest = IngestSettings {
+        unknown_traits: new.unknown_traits,
+    };
+    Ok(Json(WorkspaceSettings {
+        ingest: uc::set_settings(&s.db, &a, ingest, now).await?,
+        timezone,
+    }))
 }

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, one module per area.
 
 pub mod admin;
+pub mod audience;
 pub mod events;
 pub mod health;
 pub mod import;

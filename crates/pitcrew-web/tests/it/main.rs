@@ -2,6 +2,7 @@
 //! isolation, error shapes, sessions, and a real server over TCP. Each test
 //! runs on SQLite and on PostgreSQL.
 
+mod audience;
 mod errors;
 mod health;
 mod import;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use pitcrew_app::audience::{self, Definition, NewSegment, SegmentKind};
 use pitcrew_app::record::{self, NewField, RecordInput};
 use pitcrew_app::{Actor, admin};
 use pitcrew_core::admin::Role;
@@ -23,6 +24,10 @@ struct Targets {
     own_token: i64,
     source: i64,
     import: i64,
+    /// A dynamic segment of people.
+    segment: i64,
+    /// A static list of people.
+    list: i64,
 }
 
 async fn targets(w: &World, role: Role) -> Targets {
@@ -106,6 +111,34 @@ async fn targets(w: &World, role: Role) -> Targets {
     )
     .await
     .expect("import");
+    let segment = audience::create_segment(
+        db,
+        &system,
+        NewSegment {
+            name: format!("Germans {r}"),
+            description: String::new(),
+            kind: SegmentKind::Dynamic,
+            subject: None,
+            definition: Some(Definition::Text(r#"people where country is "DE""#.into())),
+        },
+        NOW,
+    )
+    .await
+    .expect("segment");
+    let list = audience::create_segment(
+        db,
+        &system,
+        NewSegment {
+            name: format!("List {r}"),
+            description: String::new(),
+            kind: SegmentKind::Static,
+            subject: None,
+            definition: None,
+        },
+        NOW,
+    )
+    .await
+    .expect("list");
     Targets {
         contact: contact.id,
         account: account.id,
@@ -114,6 +147,8 @@ async fn targets(w: &World, role: Role) -> Targets {
         own_token: own.token.id,
         source: source.source.id,
         import: import.id,
+        segment: segment.id,
+        list: list.id,
     }
 }
 
@@ -424,6 +459,156 @@ fn rows(role: Role, t: &Targets) -> Vec<Row> {
             Some(json!({"current_password": PASSWORD, "new_password": PASSWORD})),
         ),
         row(
+            Method::POST,
+            "/api/v1/segments/check",
+            Viewer,
+            "/api/v1/segments/check".into(),
+            Some(json!({"definition": "people where country is \"DE\""})),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/segments/count",
+            Viewer,
+            "/api/v1/segments/count".into(),
+            Some(json!({"definition": "people where country is \"DE\""})),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/segments/preview",
+            Viewer,
+            "/api/v1/segments/preview".into(),
+            Some(json!({"definition": "people where country is \"DE\"", "fields": ["email"]})),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments",
+            Viewer,
+            "/api/v1/segments".into(),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/api/v1/segments",
+            Marketer,
+            "/api/v1/segments".into(),
+            Some(json!({"name": format!("New {r}"), "kind": "static"})),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}",
+            Viewer,
+            format!("/api/v1/segments/{}", t.segment),
+            None,
+        ),
+        row(
+            Method::PATCH,
+            "/api/v1/segments/{id}",
+            Marketer,
+            format!("/api/v1/segments/{}", t.segment),
+            Some(json!({"description": format!("Changed by {r}")})),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}/versions",
+            Viewer,
+            format!("/api/v1/segments/{}/versions", t.segment),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}/count",
+            Viewer,
+            format!("/api/v1/segments/{}/count", t.segment),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}/members",
+            Viewer,
+            format!("/api/v1/segments/{}/members?fields=email", t.segment),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/api/v1/segments/{id}/members",
+            Marketer,
+            format!("/api/v1/segments/{}/members", t.list),
+            Some(json!({"ids": [t.contact]})),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/segments/{id}/members",
+            Marketer,
+            format!("/api/v1/segments/{}/members", t.list),
+            Some(json!({"ids": [t.contact]})),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/segments/{id}/members/import",
+            Marketer,
+            format!("/api/v1/segments/{}/members/import", t.list),
+            Some(Value::String(format!("email\nc-{r}@example.com\n"))),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/segments/{id}/snapshot",
+            Marketer,
+            format!("/api/v1/segments/{}/snapshot", t.list),
+            Some(json!({"from": t.segment, "replace": false})),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}/export",
+            Viewer,
+            format!("/api/v1/segments/{}/export?fields=email", t.segment),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}/sql",
+            Viewer,
+            format!("/api/v1/segments/{}/sql", t.segment),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/segments/{id}/explain",
+            Viewer,
+            format!(
+                "/api/v1/segments/{}/explain?record={}",
+                t.segment, t.contact
+            ),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/contacts/{id}/segments",
+            Viewer,
+            format!("/api/v1/contacts/{}/segments", t.contact),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/accounts/{id}/segments",
+            Viewer,
+            format!("/api/v1/accounts/{}/segments", t.account),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/uses",
+            Viewer,
+            "/api/v1/uses?kind=contact_field&target=country".into(),
+            None,
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/segments/{id}",
+            Marketer,
+            format!("/api/v1/segments/{}", t.list),
+            None,
+        ),
+        row(
             Method::DELETE,
             "/api/v1/contacts/{id}",
             Admin,
@@ -533,6 +718,8 @@ async fn every_documented_route_is_in_the_matrix() {
         own_token: 1,
         source: 1,
         import: 1,
+        segment: 1,
+        list: 2,
     };
     let mut covered: BTreeSet<(String, String)> = rows(Role::Owner, &t)
         .into_iter()
@@ -562,6 +749,8 @@ async fn every_protected_route_needs_credentials() {
         own_token: 1,
         source: 1,
         import: 1,
+        segment: 1,
+        list: 2,
     };
     for row in rows(Role::Owner, &targets) {
         let reply = w
