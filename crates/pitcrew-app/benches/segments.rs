@@ -3,9 +3,9 @@
 //! same data in the same run, on SQLite and (when reachable) PostgreSQL.
 //!
 //! ```sh
-//! cargo bench -p pitcrew-app --bench segments                    # 1,000,000 contacts, 20,000,000 events
+//! cargo bench -p pitcrew-app --bench segments                    # 1,000,000 contacts, 20,000,000 events, 50,000 accounts
 //! cargo bench -p pitcrew-app --bench segments -- 20000 400000    # contacts, events
-//! cargo bench -p pitcrew-app --bench segments -- --sqlite-only   # or --postgres-only, --explain, --stats
+//! cargo bench -p pitcrew-app --bench segments -- --sqlite-only   # or --postgres-only, --explain, --stats, --keep
 //! ```
 //!
 //! Data, generated inside each database by set-based SQL from the row number
@@ -13,8 +13,8 @@
 //! (industry, plan, employees, country); contacts with a skewed country mix,
 //! a lifecycle stage, a lead score, a signup date and, for 80 %, an account
 //! (a few accounts are very large); events spread over the last 365 days in
-//! arrival order, over a quarter fewer people than exist, with a long tail
-//! (a few people have thousands, most a handful, a quarter none), names drawn
+//! arrival order, with a long tail over people (a few have thousands, most
+//! a handful, a quarter none), names drawn
 //! from thirteen with realistic frequencies (`Page Viewed` common, `Order
 //! Completed` rare) and properties such as `amount`, `plan`, `campaign`.
 //! Then the secondary indexes of the migrations are built and the statistics
@@ -169,6 +169,8 @@ struct Options {
     explain: bool,
     /// Print how the generated data is distributed.
     stats: bool,
+    /// Leave the databases in place afterwards, for queries by hand.
+    keep: bool,
 }
 
 /// `[CONTACTS] [EVENTS]` and flags; cargo's own `--bench` is ignored.
@@ -183,6 +185,7 @@ fn options() -> Options {
         postgres: engine != "sqlite",
         explain: false,
         stats: false,
+        keep: false,
     };
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
@@ -190,6 +193,7 @@ fn options() -> Options {
             "--postgres-only" => o.sqlite = false,
             "--explain" => o.explain = true,
             "--stats" => o.stats = true,
+            "--keep" => o.keep = true,
             a if a.starts_with("--") => {}
             a => numbers.push(
                 a.replace('_', "")
@@ -1063,6 +1067,23 @@ async fn run(db: &Db, label: &str, o: &Options) {
     measure(db, label, ws, o).await;
 }
 
+/// Close the database and remove it, or with `--keep` say where it stays.
+async fn finish(t: pitcrew_testkit::TestDb, o: &Options) {
+    if o.keep {
+        let sql = match t.engine() {
+            Engine::Sqlite => "SELECT file AS place FROM pragma_database_list WHERE name = 'main'",
+            Engine::Postgres => "SELECT current_schema() AS place",
+        };
+        let row = t.db.fetch_one(sql, vec![]).await.expect("location");
+        println!("kept: {}", row.text("place").expect("place"));
+        t.db.close().await;
+        // Skipping the cleanup leaves the file or schema behind.
+        std::mem::forget(t);
+        return;
+    }
+    t.db.close().await;
+}
+
 fn main() {
     let o = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1080,13 +1101,13 @@ fn main() {
         if o.sqlite {
             let sqlite = pitcrew_testkit::sqlite().await;
             run(&sqlite.db, "SQLite", &o).await;
-            sqlite.db.close().await;
+            finish(sqlite, &o).await;
         }
         if o.postgres {
             match pitcrew_testkit::postgres().await {
                 Some(pg) => {
                     run(&pg.db, "PostgreSQL", &o).await;
-                    pg.db.close().await;
+                    finish(pg, &o).await;
                 }
                 None => println!("PostgreSQL  not reachable; skipped"),
             }

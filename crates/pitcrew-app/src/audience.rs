@@ -1276,6 +1276,48 @@ pub async fn count_segment(
     count(db.conn(), actor.workspace_id, &selection).await
 }
 
+/// The SQL condition over the `contacts` (or `accounts`) table for a list
+/// filtered with the filter language (`GET /api/v1/contacts?where=…`): the
+/// same condition a segment would hold. Without a subject, the condition
+/// is about the records listed.
+pub(crate) async fn list_condition(
+    db: &Db,
+    ws: i64,
+    object: ObjectKind,
+    text: &str,
+    now: i64,
+) -> Result<String, AppError> {
+    let mut segment = parse::parse(text).map_err(|p| definition_invalid(&p))?;
+    let first = text.split_whitespace().next().unwrap_or("");
+    if Subject::parse(first).is_none() && object == ObjectKind::Account {
+        segment.subject = Subject::Accounts;
+    }
+    if object_of(segment.subject) != object {
+        return Err(AppError::invalid(
+            "subject_mismatch",
+            "where",
+            format!(
+                "this list holds {}s but the condition selects {}; start it with `{} where`",
+                object.as_str(),
+                segment.subject.as_str(),
+                match object {
+                    ObjectKind::Contact => "people",
+                    ObjectKind::Account => "accounts",
+                }
+            ),
+        ));
+    }
+    let schema = load_schema(db.conn(), ws).await?;
+    let clock = clock(db.conn(), ws, now).await?;
+    let c = run_check(&segment, &schema, None).map_err(|p| definition_invalid(&p))?;
+    let table = match object {
+        ObjectKind::Contact => "contacts",
+        ObjectKind::Account => "accounts",
+    };
+    sql::condition(&c.segment, &schema, &clock, dialect(db.engine()), ws, table)
+        .map_err(compile_failed)
+}
+
 /// The PostgreSQL query that selects a segment's members, with every value
 /// written inline, so a data team can run the same formula in their
 /// warehouse. Relative times are resolved at `now`.

@@ -516,10 +516,7 @@ async fn populate(
 /// Saved audiences a marketing team would have: each one shows a different
 /// part of the filter language, and they build on one another.
 const DEMO_SEGMENTS: &[(&str, &str)] = &[
-    (
-        "DACH",
-        "people where country in [\"DE\", \"AT\", \"CH\"]",
-    ),
+    ("DACH", "people where country in [\"DE\", \"AT\", \"CH\"]"),
     (
         "Engaged in the last 30 days",
         "people where any of:\n  did \"Webinar Attended\" in last 30 days\n  did \"Email Clicked\" at least 2 times in last 30 days\n  did \"Demo Requested\" in last 30 days",
@@ -606,6 +603,7 @@ async fn send_events(db: &Db, ws: i64, now: i64) -> Result<(), AppError> {
         limit: i64::MAX,
         offset: 0,
         account_id: None,
+        condition: None,
     };
     let (people, _) = repo::list_records(db.conn(), ws, ObjectKind::Contact, &everyone).await?;
     let users: Vec<String> = people.into_iter().filter_map(|r| r.external_id).collect();

@@ -758,6 +758,11 @@ pub struct ListParams {
     pub offset: Option<i64>,
     /// Only contacts of this account.
     pub account_id: Option<i64>,
+    /// Only records meeting this condition of the filter language, e.g.
+    /// `all of (lifecycle_stage is "mql", did "Demo Requested" in last 30 days)`.
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    pub condition: Option<String>,
 }
 
 pub const MAX_PAGE: i64 = 500;
@@ -804,6 +809,12 @@ pub async fn list_records(
             ));
         }
     }
+    let condition = match params.condition.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(text) => {
+            Some(crate::audience::list_condition(db, ws, object, text, crate::now_ms()).await?)
+        }
+        None => None,
+    };
     let query = ListQuery {
         search: params.q,
         sort: key,
@@ -811,6 +822,7 @@ pub async fn list_records(
         limit,
         offset,
         account_id: params.account_id,
+        condition,
     };
     let (records, total) = repo::list_records(db.conn(), ws, object, &query).await?;
     Ok((records, total, limit, offset))

@@ -27,28 +27,32 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Every word the text form gives a meaning to. A field or property named
 /// like one of them is written in double quotes.
+#[rustfmt::skip]
 pub(crate) const KEYWORDS: &[&str] = &[
     "people", "accounts", "where", "all", "any", "none", "of", "not", "is", "empty",
-    "contains", "does", "contain", "starts", "ends", "with", "matches", "in", "exists",
-    "between", "and", "before", "after", "within", "last", "next", "more", "than", "ago",
-    "anniversary", "has", "did", "then", "at", "least", "most", "exactly", "time", "times",
-    "since", "ever", "sum", "average", "min", "max", "distinct", "count", "first", "segment",
-    "subscribed", "unsubscribed", "to", "from", "via", "account", "member", "members", "no",
-    "true", "false", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
+    "contains", "does", "contain", "starts", "ends", "with", "matches", "in", "exists", "between",
+    "and", "before", "after", "within", "last", "next", "more", "than", "ago", "anniversary",
+    "has", "did", "then", "at", "least", "most", "exactly", "time", "times", "since",
+    "ever", "sum", "average", "min", "max", "distinct", "count", "first", "segment", "subscribed",
+    "unsubscribed", "to", "from", "via", "account", "member", "members", "no", "true", "false",
+    "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
 ];
 
 /// Words that start a condition other than a field test.
+#[rustfmt::skip]
 const CONDITION_WORDS: &[&str] = &[
-    "all", "any", "none", "not", "did", "first", "last", "sum", "average", "min", "max",
-    "distinct", "in", "subscribed", "unsubscribed", "account", "no",
+    "all", "any", "none", "not", "did", "first", "last", "sum", "average", "min",
+    "max", "distinct", "in", "subscribed", "unsubscribed", "account", "no",
 ];
 
 /// Words that start a test after a field name.
+#[rustfmt::skip]
 const TEST_WORDS: &[&str] = &[
     "is", "contains", "does", "starts", "ends", "matches", "in", "not", "exists", "between",
     "before", "after", "within", "more", "anniversary", "has",
 ];
 
+#[rustfmt::skip]
 const UNIT_WORDS: &[&str] = &[
     "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
 ];
@@ -389,7 +393,9 @@ impl Parser {
         if self.depth >= MAX_DEPTH {
             return Err(Problem::new(
                 "too_deep",
-                format!("conditions are nested more than {MAX_DEPTH} deep here; flatten the condition"),
+                format!(
+                    "conditions are nested more than {MAX_DEPTH} deep here; flatten the condition"
+                ),
             )
             .at(first.span, ""));
         }
@@ -770,7 +776,11 @@ impl Parser {
             Tok::Word(w) if w == "first" => Occurrence::First,
             _ => Occurrence::Last,
         };
-        let word = if which == Occurrence::First { "first" } else { "last" };
+        let word = if which == Occurrence::First {
+            "first"
+        } else {
+            "last"
+        };
         let event = self.text("an event name", &format!("`{word}`"))?;
         let test = self.test(&format!("`{word} \"{event}\"`"))?;
         let filter = self.filter()?;

@@ -3,8 +3,7 @@
 //! level), defaults left out, names quoted only where they must be.
 
 use crate::ast::{
-    Condition, ConsentState, Count, CountOp, Literal, Occurrence, Quantifier, Segment, Test,
-    Window,
+    Condition, ConsentState, Count, CountOp, Literal, Occurrence, Quantifier, Segment, Test, Window,
 };
 use crate::parse::KEYWORDS;
 
@@ -235,7 +234,11 @@ fn test_text(test: &Test) -> String {
         Test::Lte { value } => format!("<= {}", literal(value)),
         Test::Between { low, high } => format!("between {} and {}", literal(low), literal(high)),
         Test::WithinLast { amount } => {
-            format!("within last {} {}", amount.amount, amount.unit.word(amount.amount))
+            format!(
+                "within last {} {}",
+                amount.amount,
+                amount.unit.word(amount.amount)
+            )
         }
         Test::MoreThanAgo { amount } => format!(
             "more than {} {} ago",
@@ -243,7 +246,11 @@ fn test_text(test: &Test) -> String {
             amount.unit.word(amount.amount)
         ),
         Test::WithinNext { amount } => {
-            format!("within next {} {}", amount.amount, amount.unit.word(amount.amount))
+            format!(
+                "within next {} {}",
+                amount.amount,
+                amount.unit.word(amount.amount)
+            )
         }
         Test::AnniversaryWithinNext { days } => {
             let unit = if *days == 1 { "day" } else { "days" };
@@ -323,7 +330,9 @@ mod tests {
 
     #[test]
     fn a_field_named_like_a_keyword_is_quoted() {
-        for keyword in ["last", "account", "in", "not", "where", "true", "days", "people"] {
+        for keyword in [
+            "last", "account", "in", "not", "where", "true", "days", "people",
+        ] {
             assert_eq!(name(keyword), format!("\"{keyword}\""));
         }
     }
@@ -355,7 +364,12 @@ mod tests {
     #[test]
     fn before_and_after_are_used_for_texts_and_symbols_for_numbers() {
         let text = Literal::Text("2026-01-01".into());
-        assert_eq!(test_text(&Test::Lt { value: text.clone() }), "before \"2026-01-01\"");
+        assert_eq!(
+            test_text(&Test::Lt {
+                value: text.clone()
+            }),
+            "before \"2026-01-01\""
+        );
         assert_eq!(test_text(&Test::Gt { value: text }), "after \"2026-01-01\"");
         let n = Literal::Number(3.0);
         assert_eq!(test_text(&Test::Lt { value: n.clone() }), "< 3");

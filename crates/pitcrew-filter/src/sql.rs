@@ -2,15 +2,16 @@
 //! written inline and escaped, so the same text runs in the app, in a
 //! terminal and in a data team's warehouse.
 //!
-//! Each nested record (the person's account, an account's members, events,
-//! consent, list membership) is a correlated subquery with a table alias of
-//! its own (`c0`, `e1`, `a2`, …) that also filters on the workspace. Every
-//! fragment is two-valued, so `NOT` means exactly "not".
+//! Related rows (events, consent, list membership, the person's account, an
+//! account's members) are subqueries with table aliases of their own (`c0`,
+//! `e1`, `a2`, …), each also filtered on the workspace. Every fragment is
+//! two-valued, so `NOT` means exactly "not".
 
 mod dialect;
 mod event;
 mod field;
 mod frag;
+mod related;
 
 use pitcrew_core::record::ObjectKind;
 
@@ -22,6 +23,7 @@ use crate::schema::Schema;
 use crate::time::Clock;
 use event::Events;
 use frag::Frag;
+use related::Related;
 
 /// `SELECT <alias>.id FROM contacts|accounts AS <alias> WHERE …` for the
 /// segment's members in one workspace, with every value written inline.
@@ -32,7 +34,7 @@ pub fn members(
     dialect: Dialect,
     workspace_id: i64,
 ) -> Result<String, Problem> {
-    select(segment, schema, clock, dialect, workspace_id, "id")
+    select(segment, schema, clock, dialect, workspace_id, Output::Ids)
 }
 
 /// `SELECT COUNT(*) AS n FROM …` for the segment's members.
@@ -43,7 +45,7 @@ pub fn count(
     dialect: Dialect,
     workspace_id: i64,
 ) -> Result<String, Problem> {
-    select(segment, schema, clock, dialect, workspace_id, "count")
+    select(segment, schema, clock, dialect, workspace_id, Output::Count)
 }
 
 /// Only the boolean expression, over a `contacts` (people) or `accounts`
@@ -63,23 +65,28 @@ pub fn condition(
     Ok(frag.standalone())
 }
 
+/// What a whole statement returns.
+enum Output {
+    Ids,
+    Count,
+}
+
 fn select(
     segment: &Segment,
     schema: &Schema,
     clock: &Clock,
     dialect: Dialect,
     workspace_id: i64,
-    what: &str,
+    output: Output,
 ) -> Result<String, Problem> {
     let (table, alias) = match segment.subject {
         Subject::People => ("contacts", "c0"),
         Subject::Accounts => ("accounts", "a0"),
     };
     let frag = compile_root(segment, schema, clock, dialect, workspace_id, alias)?;
-    let columns = if what == "count" {
-        "COUNT(*) AS n".to_string()
-    } else {
-        format!("{alias}.id")
+    let columns = match output {
+        Output::Ids => format!("{alias}.id"),
+        Output::Count => "COUNT(*) AS n".to_string(),
     };
     let workspace = format!("{alias}.workspace_id = {workspace_id}");
     // The workspace filter stays first and visible even when the condition
@@ -223,6 +230,7 @@ impl Compiler<'_> {
                     name: event,
                     window: Some(window),
                     filter: filter.as_deref(),
+                    until: None,
                 };
                 self.did(&person, &events, *count, path)
             }
@@ -240,6 +248,7 @@ impl Compiler<'_> {
                     name: event,
                     window: Some(window),
                     filter: filter.as_deref(),
+                    until: None,
                 };
                 self.aggregate(&person, *function, property, &events, test, path)
             }
@@ -255,6 +264,7 @@ impl Compiler<'_> {
                     name: event,
                     window: None,
                     filter: filter.as_deref(),
+                    until: None,
                 };
                 self.occurrence(&person, *which, &events, test, path)
             }
@@ -262,7 +272,7 @@ impl Compiler<'_> {
                 let person = person(scope, "a sequence of events")?;
                 self.sequence(&person, node, path)
             }
-            Condition::InSegment { segment, .. } => self.in_segment(segment, scope, path),
+            Condition::InSegment { segment, .. } => self.in_segment(segment, scope),
             Condition::Consent {
                 state,
                 topic,
@@ -274,21 +284,7 @@ impl Compiler<'_> {
             }
             Condition::Account { condition, .. } => {
                 let person = person(scope, "account where")?;
-                let a = self.fresh("a");
-                let inner = self.compile(
-                    condition,
-                    &Scope::Account(a.clone()),
-                    &format!("{path}/condition"),
-                )?;
-                Ok(frag::exists(
-                    "accounts",
-                    &a,
-                    vec![
-                        Frag::pred(format!("{a}.workspace_id = {}", self.workspace)),
-                        Frag::pred(format!("{a}.id = {person}.account_id")),
-                        inner,
-                    ],
-                ))
+                self.account(&person, condition, path)
             }
             Condition::Members {
                 quantifier,
@@ -298,31 +294,74 @@ impl Compiler<'_> {
                 let Scope::Account(account) = scope else {
                     return Err(out_of_scope("member quantifiers"));
                 };
-                let c = self.fresh("c");
-                let inner = self.compile(
-                    condition,
-                    &Scope::Contact(c.clone()),
-                    &format!("{path}/condition"),
-                )?;
-                let member = |extra: Frag| {
-                    frag::exists(
-                        "contacts",
-                        &c,
-                        vec![
-                            Frag::pred(format!("{c}.workspace_id = {}", self.workspace)),
-                            Frag::pred(format!("{c}.account_id = {account}.id")),
-                            extra,
-                        ],
-                    )
-                };
-                Ok(match quantifier {
-                    Quantifier::Any => member(inner),
-                    Quantifier::No => frag::not(member(inner)),
-                    // Every member satisfies it: no member fails it.
-                    Quantifier::All => frag::not(member(frag::not(inner))),
-                })
+                self.members(account, *quantifier, condition, path)
             }
         }
+    }
+
+    /// `account where …`: false for someone without an account.
+    fn account(
+        &mut self,
+        person: &str,
+        condition: &Condition,
+        path: &str,
+    ) -> Result<Frag, Problem> {
+        let a = self.fresh("a");
+        let inner = self.compile(
+            condition,
+            &Scope::Account(a.clone()),
+            &format!("{path}/condition"),
+        )?;
+        Ok(self.related(Related {
+            table: "accounts",
+            link: "id",
+            link_nullable: false,
+            key: format!("{person}.account_id"),
+            key_nullable: true,
+            conditions: vec![
+                Frag::pred(format!("{a}.workspace_id = {}", self.workspace)),
+                inner,
+            ],
+            having: None,
+            alias: a,
+        }))
+    }
+
+    /// `any member where …`, `all members where …`, `no member where …`.
+    fn members(
+        &mut self,
+        account: &str,
+        quantifier: Quantifier,
+        condition: &Condition,
+        path: &str,
+    ) -> Result<Frag, Problem> {
+        let c = self.fresh("c");
+        let inner = self.compile(
+            condition,
+            &Scope::Contact(c.clone()),
+            &format!("{path}/condition"),
+        )?;
+        let member = |extra: Frag| {
+            self.related(Related {
+                table: "contacts",
+                alias: c.clone(),
+                link: "account_id",
+                link_nullable: true,
+                key: format!("{account}.id"),
+                key_nullable: false,
+                conditions: vec![
+                    Frag::pred(format!("{c}.workspace_id = {}", self.workspace)),
+                    extra,
+                ],
+                having: None,
+            })
+        };
+        Ok(match quantifier {
+            Quantifier::Any => member(inner),
+            Quantifier::No => frag::not(member(inner)),
+            // Every member satisfies it: no member fails it.
+            Quantifier::All => frag::not(member(frag::not(inner))),
+        })
     }
 
     fn children(
@@ -339,7 +378,7 @@ impl Compiler<'_> {
 
     /// A dynamic segment's condition inlined on the same record, or a static
     /// list's stored membership.
-    fn in_segment(&mut self, name: &str, scope: &Scope, path: &str) -> Result<Frag, Problem> {
+    fn in_segment(&mut self, name: &str, scope: &Scope) -> Result<Frag, Problem> {
         let (record, subject) = match scope {
             Scope::Contact(a) => (a.clone(), Subject::People),
             Scope::Account(a) => (a.clone(), Subject::Accounts),
@@ -363,15 +402,19 @@ impl Compiler<'_> {
         }
         let Some(definition) = &info.definition else {
             let s = self.fresh("sm");
-            return Ok(frag::exists(
-                "segment_members",
-                &s,
-                vec![
+            return Ok(self.related(Related {
+                table: "segment_members",
+                link: "member_id",
+                link_nullable: false,
+                key: format!("{record}.id"),
+                key_nullable: false,
+                conditions: vec![
                     Frag::pred(format!("{s}.workspace_id = {}", self.workspace)),
                     Frag::pred(format!("{s}.segment_id = {}", info.id)),
-                    Frag::pred(format!("{s}.member_id = {record}.id")),
                 ],
-            ));
+                having: None,
+                alias: s,
+            }));
         };
         if self.inlining.iter().any(|n| n == name) {
             return Err(Problem::new(
@@ -380,9 +423,11 @@ impl Compiler<'_> {
             ));
         }
         self.inlining.push(name.to_string());
-        let inlined = self.compile(&definition.condition, scope, path);
+        let inlined = self.compile(&definition.condition, scope, "/where");
         self.inlining.pop();
-        inlined
+        // A problem inside the other segment is reported at the reference to
+        // it: its own places mean nothing in this condition.
+        inlined.map_err(|p| Problem::new(p.code, format!("in segment {name:?}: {}", p.message)))
     }
 
     /// Someone with a recorded choice for the topic (on the channel, if
@@ -395,22 +440,30 @@ impl Compiler<'_> {
         channel: Option<&str>,
     ) -> Result<Frag, Problem> {
         let k = self.fresh("cs");
-        let mut parts = vec![
+        let mut conditions = vec![
             Frag::pred(format!("{k}.workspace_id = {}", self.workspace)),
-            Frag::pred(format!("{k}.contact_id = {person}.id")),
             Frag::pred(format!("{k}.topic = {}", self.dialect.text(topic)?)),
         ];
         if let Some(channel) = channel {
-            parts.push(Frag::pred(format!(
+            conditions.push(Frag::pred(format!(
                 "{k}.channel = {}",
                 self.dialect.text(channel)?
             )));
         }
-        parts.push(match state {
+        conditions.push(match state {
             ConsentState::Subscribed => Frag::pred(format!("{k}.subscribed")),
             ConsentState::Unsubscribed => Frag::pred(format!("NOT {k}.subscribed")),
         });
-        Ok(frag::exists("consent_state", &k, parts))
+        Ok(self.related(Related {
+            table: "consent_state",
+            alias: k,
+            link: "contact_id",
+            link_nullable: false,
+            key: format!("{person}.id"),
+            key_nullable: false,
+            conditions,
+            having: None,
+        }))
     }
 }
 

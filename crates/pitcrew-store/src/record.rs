@@ -426,6 +426,9 @@ pub struct ListQuery {
     pub offset: i64,
     /// Only contacts of this account.
     pub account_id: Option<i64>,
+    /// A boolean SQL expression over the table by its own name, compiled
+    /// from the filter language with every value inline.
+    pub condition: Option<String>,
 }
 
 fn sort_expr(engine: Engine, object: ObjectKind, key: &str) -> String {
@@ -453,6 +456,9 @@ pub async fn list_records(
     if let (Some(account), ObjectKind::Contact) = (q.account_id, object) {
         p.push(Param::Int(account));
         filter.push_str(&format!(" AND account_id = ${}", p.len()));
+    }
+    if let Some(condition) = &q.condition {
+        filter.push_str(&format!(" AND ({condition})"));
     }
     let total = c
         .fetch_one(

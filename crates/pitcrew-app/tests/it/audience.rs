@@ -905,3 +905,59 @@ async fn a_static_list_of_accounts_holds_accounts() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_contact_list_takes_the_same_condition_as_a_segment() {
+    use pitcrew_app::record::{ListParams, list_records};
+    for t in pitcrew_testkit::each_engine().await {
+        let (engine, db) = (t.engine(), &t.db);
+        let ws = new_workspace(db, "acme").await;
+        let system = Actor::system(ws.id);
+        let p = people(db, ws.id).await;
+        let listed = |condition: &str| ListParams {
+            sort: Some("id".into()),
+            condition: Some(condition.into()),
+            ..ListParams::default()
+        };
+
+        let (found, total, _, _) = list_records(
+            db,
+            &system,
+            CONTACT,
+            listed(r#"all of (country is "germany", did "Order Completed" where amount > 50)"#),
+        )
+        .await
+        .expect("filtered list");
+        assert_eq!(total, 1, "{engine:?}");
+        assert_eq!(
+            ids(&found.iter().collect::<Vec<_>>()),
+            vec![p.ada.id],
+            "{engine:?}"
+        );
+
+        let (found, _, _, _) = list_records(db, &system, CONTACT, listed(r#"not country is "DE""#))
+            .await
+            .expect("negated list");
+        assert_eq!(
+            ids(&found.iter().collect::<Vec<_>>()),
+            vec![p.cem.id],
+            "{engine:?}"
+        );
+        assert_ne!(p.bob.id, p.cem.id);
+
+        let err = list_records(db, &system, CONTACT, listed(r#"contry is "DE""#))
+            .await
+            .expect_err("a typo is refused");
+        assert_eq!(err.code, "definition_invalid", "{engine:?}");
+        assert!(
+            err.message.contains("did you mean `country`?"),
+            "{}",
+            err.message
+        );
+
+        let err = list_records(db, &system, CONTACT, listed("accounts where employees > 5"))
+            .await
+            .expect_err("accounts are not contacts");
+        assert_eq!(err.code, "subject_mismatch", "{engine:?}");
+    }
+}

@@ -159,18 +159,26 @@ enum Kind {
     Literal,
     Literals,
     /// Checked by serde; the text says what is accepted.
-    Leaf(fn(&Value) -> Result<(), serde_path_to_error::Error<serde_json::Error>>, &'static str),
+    Leaf(
+        fn(&Value) -> Result<(), serde_path_to_error::Error<serde_json::Error>>,
+        &'static str,
+    ),
 }
 
 /// A member of an object: name, kind, whether it must be there.
 type Member = (&'static str, Kind, bool);
 
-fn leaf<T: DeserializeOwned>(v: &Value) -> Result<(), serde_path_to_error::Error<serde_json::Error>> {
+fn leaf<T: DeserializeOwned>(
+    v: &Value,
+) -> Result<(), serde_path_to_error::Error<serde_json::Error>> {
     serde_path_to_error::deserialize::<_, T>(v).map(|_| ())
 }
 
 const TEXT: Kind = Kind::Leaf(leaf::<String>, "a text");
-const TEXTS: Kind = Kind::Leaf(leaf::<Vec<String>>, "an array of texts such as [\"a\", \"b\"]");
+const TEXTS: Kind = Kind::Leaf(
+    leaf::<Vec<String>>,
+    "an array of texts such as [\"a\", \"b\"]",
+);
 const WHOLE: Kind = Kind::Leaf(leaf::<u32>, "a whole number from 0 to 4294967295");
 const BOOL: Kind = Kind::Leaf(leaf::<bool>, "true or false");
 const DURATION: Kind = Kind::Leaf(
@@ -187,7 +195,10 @@ const CONDITION_KINDS: &[(&str, &[Member])] = &[
     ("any", &[("of", Kind::Conditions, true)]),
     ("none", &[("of", Kind::Conditions, true)]),
     ("not", &[("condition", Kind::Condition, true)]),
-    ("field", &[("field", TEXT, true), ("test", Kind::Test, true)]),
+    (
+        "field",
+        &[("field", TEXT, true), ("test", Kind::Test, true)],
+    ),
     (
         "did",
         &[
@@ -202,7 +213,10 @@ const CONDITION_KINDS: &[(&str, &[Member])] = &[
         &[
             (
                 "function",
-                Kind::Leaf(leaf::<Aggregate>, "sum, average, min, max or distinct_count"),
+                Kind::Leaf(
+                    leaf::<Aggregate>,
+                    "sum, average, min, max or distinct_count",
+                ),
                 true,
             ),
             ("property", TEXT, true),
@@ -215,7 +229,11 @@ const CONDITION_KINDS: &[(&str, &[Member])] = &[
     (
         "occurrence",
         &[
-            ("which", Kind::Leaf(leaf::<Occurrence>, "first or last"), true),
+            (
+                "which",
+                Kind::Leaf(leaf::<Occurrence>, "first or last"),
+                true,
+            ),
             ("event", TEXT, true),
             ("test", Kind::Test, true),
             ("where", Kind::Condition, false),
@@ -248,7 +266,11 @@ const CONDITION_KINDS: &[(&str, &[Member])] = &[
     (
         "members",
         &[
-            ("quantifier", Kind::Leaf(leaf::<Quantifier>, "any, all or no"), true),
+            (
+                "quantifier",
+                Kind::Leaf(leaf::<Quantifier>, "any, all or no"),
+                true,
+            ),
             ("condition", Kind::Condition, true),
         ],
     ),
@@ -303,7 +325,10 @@ fn type_of(v: &Value) -> &'static str {
 }
 
 fn one_of(names: impl Iterator<Item = &'static str>) -> String {
-    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn segment(v: &Value) -> Check {
@@ -387,7 +412,11 @@ fn object(
 ) -> Check {
     let known = || {
         let names = members.iter().map(|(n, _, _)| *n);
-        let all: Vec<_> = tag.into_iter().chain(names).map(|n| format!("`{n}`")).collect();
+        let all: Vec<_> = tag
+            .into_iter()
+            .chain(names)
+            .map(|n| format!("`{n}`"))
+            .collect();
         all.join(", ")
     };
     if let Some(key) = map

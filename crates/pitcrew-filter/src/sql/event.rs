@@ -18,6 +18,8 @@ pub(crate) struct Events<'n> {
     pub(crate) name: &'n str,
     pub(crate) window: Option<&'n Window>,
     pub(crate) filter: Option<&'n Condition>,
+    /// The latest time that counts, on top of the window.
+    pub(crate) until: Option<i64>,
 }
 
 impl Compiler<'_> {
@@ -32,13 +34,18 @@ impl Compiler<'_> {
             Frag::pred(format!("{e}.workspace_id = {}", self.workspace)),
             Frag::pred(format!("{e}.name = {}", self.dialect.text(events.name)?)),
         ];
-        if let Some(window) = events.window {
-            let (low, high) = self
+        let (low, high) = match events.window {
+            Some(window) => self
                 .clock
                 .window(window)
-                .map_err(|m| Problem::new("window_invalid", m))?;
-            parts.push(at_between(e, low, high));
-        }
+                .map_err(|m| Problem::new("window_invalid", m))?,
+            None => (None, None),
+        };
+        let high = match (high, events.until) {
+            (Some(h), Some(u)) => Some(h.min(u)),
+            (h, u) => h.or(u),
+        };
+        parts.push(at_between(e, low, high));
         if let Some(filter) = events.filter {
             let scope = super::Scope::Event(e.to_string());
             parts.push(self.compile(filter, &scope, &format!("{path}/where"))?);
@@ -102,14 +109,18 @@ impl Compiler<'_> {
             (CountOp::Exactly | CountOp::AtMost, 0) => {
                 frag::not(self.with_events(person, e, conditions, None))
             }
-            (op, _) => {
-                let sign = match op {
-                    CountOp::AtLeast => ">=",
-                    CountOp::AtMost => "<=",
-                    CountOp::Exactly => "=",
-                };
-                let having = Frag::pred(format!("COUNT(*) {sign} {n}"));
-                self.grouped(person, e, conditions, having, count.holds(0))
+            // At most n: everyone but those with more.
+            (CountOp::AtMost, _) => {
+                let more = Frag::pred(format!("COUNT(*) > {n}"));
+                frag::not(self.with_events(person, e, conditions, Some(more)))
+            }
+            (CountOp::AtLeast, _) => {
+                let having = Frag::pred(format!("COUNT(*) >= {n}"));
+                self.with_events(person, e, conditions, Some(having))
+            }
+            (CountOp::Exactly, _) => {
+                let having = Frag::pred(format!("COUNT(*) = {n}"));
+                self.with_events(person, e, conditions, Some(having))
             }
         })
     }
@@ -136,7 +147,11 @@ impl Compiler<'_> {
         // What the aggregate is for someone without such events: a sum or a
         // count of nothing is 0, an average, minimum or maximum is no value.
         let (value, guard, without) = match function {
-            Aggregate::Sum => (format!("COALESCE(SUM({number}), 0)"), Guard::Always, Some(0.0)),
+            Aggregate::Sum => (
+                format!("COALESCE(SUM({number}), 0)"),
+                Guard::Always,
+                Some(0.0),
+            ),
             Aggregate::Average => (format!("AVG({number})"), Guard::Nullable, None),
             Aggregate::Min => (format!("MIN({number})"), Guard::Nullable, None),
             Aggregate::Max => (format!("MAX({number})"), Guard::Nullable, None),
@@ -206,31 +221,32 @@ impl Compiler<'_> {
         let a = self.fresh("e");
         let b = self.fresh("e");
         let span = within.millis();
+        // Only an A whose follow-up period has fully passed can be said not
+        // to have been followed.
+        let due = negated.then(|| self.clock.now.saturating_sub(span));
         let firsts = Events {
             name: first,
             window: Some(window),
             filter: None,
+            until: due,
         };
         let mut a_where = self.events_where(&a, &firsts, path)?;
         let follow_ups = Events {
             name: then,
             window: None,
             filter: None,
+            until: None,
         };
         let mut b_where = self.events_where(&b, &follow_ups, path)?;
         b_where.insert(1, Frag::pred(format!("{b}.contact_id = {a}.contact_id")));
         b_where.push(Frag::pred(format!("{b}.at > {a}.at")));
         b_where.push(Frag::pred(format!("{b}.at <= {a}.at + {span}")));
         let followed = frag::exists("events", &b, b_where);
-        if *negated {
-            // Only an A whose follow-up period has fully passed can be said
-            // not to have been followed.
-            let due = self.clock.now.saturating_sub(span);
-            a_where.push(Frag::pred(format!("{a}.at <= {due}")));
-            a_where.push(frag::not(followed));
+        a_where.push(if *negated {
+            frag::not(followed)
         } else {
-            a_where.push(followed);
-        }
+            followed
+        });
         Ok(self.with_events(person, a, a_where, None))
     }
 }

@@ -488,7 +488,11 @@ pub(crate) fn holds_without_events(test: &Test, without: Option<f64>) -> Result<
         Test::Between { low, high } => n(low)? <= v && v <= n(high)?,
         Test::Exists => true,
         Test::IsEmpty => false,
-        _ => return Err(unsupported("aggregates take is, in, comparisons and exists")),
+        _ => {
+            return Err(unsupported(
+                "aggregates take is, in, comparisons and exists",
+            ));
+        }
     })
 }
 

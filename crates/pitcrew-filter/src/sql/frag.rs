@@ -45,6 +45,14 @@ impl Frag {
         }
     }
 
+    /// The same fragment, whose negation is written `negated`.
+    pub(crate) fn negated_as(self, negated: String) -> Frag {
+        Frag {
+            negated: Some(negated),
+            ..self
+        }
+    }
+
     /// `<value> IS NOT NULL`, whose negation reads `<value> IS NULL`.
     pub(crate) fn not_null(value: &str) -> Frag {
         Frag {

@@ -70,10 +70,10 @@ fn sqlite_in(r: Related, having: Option<Frag>) -> Frag {
         set_conditions(&r).sql
     );
     if r.key_nullable {
-        Frag::atom(format!("({key} IS NOT NULL AND {inside})"))
-    } else {
-        Frag::pred(inside)
+        return Frag::atom(format!("({key} IS NOT NULL AND {inside})"));
     }
+    let outside = inside.replacen(" IN (", " NOT IN (", 1);
+    Frag::pred(inside).negated_as(outside)
 }
 
 fn postgres_exists(r: Related) -> Frag {

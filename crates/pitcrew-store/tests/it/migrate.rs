@@ -42,12 +42,22 @@ async fn a_new_database_has_every_migration_pending_until_migrated() {
         let engine = db.engine();
         assert_eq!(
             pending(db).await.expect("pending"),
-            ["0001_record", "0002_events", "0003_imports", "0004_audiences"],
+            [
+                "0001_record",
+                "0002_events",
+                "0003_imports",
+                "0004_audiences"
+            ],
             "{engine:?}: an empty database needs every migration"
         );
         assert_eq!(
             migrate(db, NOW).await.expect("migrate"),
-            ["0001_record", "0002_events", "0003_imports", "0004_audiences"],
+            [
+                "0001_record",
+                "0002_events",
+                "0003_imports",
+                "0004_audiences"
+            ],
             "{engine:?}: migrate reports what it applied"
         );
         assert!(
@@ -114,7 +124,12 @@ async fn concurrent_migrations_apply_each_migration_once() {
     applied.extend(b.expect("second migrate"));
     assert_eq!(
         applied,
-        ["0001_record", "0002_events", "0003_imports", "0004_audiences"],
+        [
+            "0001_record",
+            "0002_events",
+            "0003_imports",
+            "0004_audiences"
+        ],
         "Postgres: the advisory lock lets exactly one process apply a migration"
     );
 }

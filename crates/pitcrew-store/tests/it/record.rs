@@ -20,6 +20,7 @@ fn list(sort: &str, descending: bool) -> ListQuery {
         limit: 100,
         offset: 0,
         account_id: None,
+        condition: None,
     }
 }
 

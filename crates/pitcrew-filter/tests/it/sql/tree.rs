@@ -92,6 +92,12 @@ pub fn schema() -> Schema {
                 Subject::People,
                 Some(not(in_segment("Loop A"))),
             ),
+            segment(
+                14,
+                "Broken",
+                Subject::People,
+                Some(field("gone", Test::Exists)),
+            ),
         ],
         topics: vec!["Newsletter".into()],
     }
