@@ -3,7 +3,6 @@
 //! and versions, members, CSV exports, the SQL behind a segment, explanations
 //! of one record, list members, and who uses a field, event or segment.
 
-use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -27,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api::import::MAX_IMPORT_BYTES;
+use crate::api::import::{MAX_IMPORT_BYTES, Upload, require_csv};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 
@@ -414,14 +413,6 @@ async fn snapshot(
 
 // ---- importing list members ----------------------------------------------------------------------
 
-/// The media types a members file may arrive as.
-const CSV_TYPES: &[&str] = &[
-    "text/csv",
-    "application/csv",
-    "text/plain",
-    "application/vnd.ms-excel",
-];
-
 fn too_large() -> ApiError {
     let mut e = ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -433,66 +424,6 @@ fn too_large() -> ApiError {
     );
     e.detail.field = Some("file".into());
     e
-}
-
-fn require_csv(headers: &HeaderMap) -> Result<(), ApiError> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or("")
-        .trim();
-    if CSV_TYPES.iter().any(|t| media.eq_ignore_ascii_case(t)) {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "content_type_invalid",
-        "send the CSV file itself as the body, with the header Content-Type: text/csv",
-    ))
-}
-
-/// The request body as a blocking reader for the use case's parsing thread:
-/// each read waits on the runtime for the next chunk of the upload, so the
-/// file is never held whole.
-struct Upload {
-    body: Body,
-    runtime: tokio::runtime::Handle,
-    chunk: Bytes,
-    done: bool,
-}
-
-impl Read for Upload {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            if self.done {
-                return Ok(0);
-            }
-            let body = &mut self.body;
-            let frame = self.runtime.block_on(std::future::poll_fn(|cx| {
-                Pin::new(&mut *body).poll_frame(cx)
-            }));
-            match frame {
-                None => self.done = true,
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.chunk = data;
-                    }
-                }
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Err(std::io::Error::other(format!(
-                        "the upload broke off or is larger than {} MiB: {e}",
-                        MAX_IMPORT_BYTES / (1024 * 1024)
-                    )));
-                }
-            }
-        }
-        let n = out.len().min(self.chunk.len());
-        out[..n].copy_from_slice(&self.chunk[..n]);
-        self.chunk = self.chunk.slice(n..);
-        Ok(n)
-    }
 }
 
 /// Put the people (or accounts) a CSV file names on a static list. The file
@@ -518,12 +449,7 @@ async fn import_members(
     if declared.is_some_and(|n| n > MAX_IMPORT_BYTES as u64) {
         return Err(too_large().into());
     }
-    let upload = Upload {
-        body: req.into_limited_body(),
-        runtime: tokio::runtime::Handle::current(),
-        chunk: Bytes::new(),
-        done: false,
-    };
+    let upload = Upload::new(req.into_limited_body());
     Ok(Json(
         uc::import_list_members_csv(&s.db, &a, id, Box::new(upload), now_ms()).await?,
     ))

@@ -111,7 +111,7 @@ fn charset(content_type: &str) -> Option<Encoding> {
 }
 
 /// The media types a CSV upload may arrive as.
-const CSV_TYPES: &[&str] = &[
+pub(crate) const CSV_TYPES: &[&str] = &[
     "text/csv",
     "application/csv",
     "text/plain",
@@ -119,7 +119,8 @@ const CSV_TYPES: &[&str] = &[
     "application/vnd.ms-excel",
 ];
 
-fn options(p: ImportParams, headers: &HeaderMap) -> ApiResult<ImportOptions> {
+/// Refuse a body that is not declared as a CSV file.
+pub(crate) fn require_csv(headers: &HeaderMap) -> ApiResult<()> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -132,6 +133,16 @@ fn options(p: ImportParams, headers: &HeaderMap) -> ApiResult<ImportOptions> {
             "send the CSV file itself as the body, with the header Content-Type: text/csv",
         ));
     }
+    Ok(())
+}
+
+fn options(p: ImportParams, headers: &HeaderMap) -> ApiResult<ImportOptions> {
+    require_csv(headers)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
     let mut o = ImportOptions::new(p.object);
     if let Some(raw) = p.mapping.as_deref() {
         let bad = |why: String| {
@@ -182,11 +193,23 @@ fn options(p: ImportParams, headers: &HeaderMap) -> ApiResult<ImportOptions> {
 
 /// The request body as a blocking reader, for the import's parsing thread:
 /// each read waits for the next chunk of the upload on the runtime.
-struct Upload {
+pub(crate) struct Upload {
     body: Body,
     runtime: tokio::runtime::Handle,
     chunk: Bytes,
     done: bool,
+}
+
+impl Upload {
+    /// Read `body` from a blocking thread of the current runtime.
+    pub(crate) fn new(body: Body) -> Upload {
+        Upload {
+            body,
+            runtime: tokio::runtime::Handle::current(),
+            chunk: Bytes::new(),
+            done: false,
+        }
+    }
 }
 
 impl Read for Upload {
@@ -263,12 +286,7 @@ async fn start_import(
             ),
         ));
     }
-    let upload = Upload {
-        body: req.into_limited_body(),
-        runtime: tokio::runtime::Handle::current(),
-        chunk: Bytes::new(),
-        done: false,
-    };
+    let upload = Upload::new(req.into_limited_body());
     let summary = uc::import_csv(
         &s.db,
         &a,
