@@ -52,6 +52,13 @@ const TEST_WORDS: &[&str] = &[
     "before", "after", "within", "more", "anniversary", "has",
 ];
 
+/// Words that may continue a condition's line, for typos where its end
+/// was expected.
+#[rustfmt::skip]
+const CONTINUATION_WORDS: &[&str] = &[
+    "where", "at", "exactly", "in", "between", "since", "ever", "then", "via", "times",
+];
+
 #[rustfmt::skip]
 const UNIT_WORDS: &[&str] = &[
     "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
@@ -270,6 +277,18 @@ impl Parser {
         Err(self.unexpected(&format!("`{word}` after {after}"), &[word]))
     }
 
+    /// The second word of a keyword form (`account where`, `sum of`). The
+    /// first may have been a field named like the keyword with a mistyped
+    /// test, so test words are suggested too.
+    fn expect_form_word(&mut self, word: &'static str, after: &str) -> Res<Token> {
+        if self.at(word) {
+            return Ok(self.advance());
+        }
+        let mut words = vec![word];
+        words.extend_from_slice(TEST_WORDS);
+        Err(self.unexpected(&format!("`{word}` after {after}"), &words))
+    }
+
     fn expect_tok(&mut self, tok: Tok, after: &str) -> Res<Token> {
         if self.at_tok(&tok) {
             return Ok(self.advance());
@@ -371,6 +390,19 @@ impl Parser {
         // The condition may start on the line after `people where`.
         let condition = self.condition(true)?;
         let t = self.current();
+        if let Some(Token {
+            tok: Tok::Word(w),
+            span,
+            line_start: false,
+            ..
+        }) = Some(t)
+            && let Some(near) = suggest(w, CONTINUATION_WORDS)
+        {
+            return Err(syntax(
+                format!("unknown word `{w}`; did you mean `{near}`?"),
+                *span,
+            ));
+        }
         if t.tok != Tok::Eof {
             let message = format!(
                 "expected the end of the text, found {}; to combine conditions, list them under `all of:`",
@@ -538,7 +570,7 @@ impl Parser {
                 return false;
             }
             if !t.line_start {
-                let p = self.unexpected("the end of the line", &[]);
+                let p = self.unexpected("the end of the line", CONTINUATION_WORDS);
                 self.problems.push(p);
                 self.skip_line(indent, false);
                 continue;
@@ -743,12 +775,12 @@ impl Parser {
             Tok::Word(w) if w == "min" => Aggregate::Min,
             Tok::Word(w) if w == "max" => Aggregate::Max,
             _ => {
-                self.expect_word("count", "`distinct`")?;
+                self.expect_form_word("count", "`distinct`")?;
                 Aggregate::DistinctCount
             }
         };
         let after = format!("`{}`", function.as_str());
-        self.expect_word("of", &after)?;
+        self.expect_form_word("of", &after)?;
         let property = self.name("a property name", "`of`")?;
         self.expect_word("in", "the property")?;
         let event = self.text("an event name", "`in`")?;
@@ -795,7 +827,7 @@ impl Parser {
 
     fn in_segment(&mut self, first: Token) -> Res<Condition> {
         self.advance();
-        self.expect_word("segment", "`in`")?;
+        self.expect_form_word("segment", "`in`")?;
         let segment = self.text("a segment name", "`in segment`")?;
         Ok(Condition::InSegment {
             segment,
@@ -805,10 +837,10 @@ impl Parser {
 
     fn consent(&mut self, first: Token) -> Res<Condition> {
         let state = if self.advance().tok == Tok::Word("subscribed".into()) {
-            self.expect_word("to", "`subscribed`")?;
+            self.expect_form_word("to", "`subscribed`")?;
             ConsentState::Subscribed
         } else {
-            self.expect_word("from", "`unsubscribed`")?;
+            self.expect_form_word("from", "`unsubscribed`")?;
             ConsentState::Unsubscribed
         };
         let topic = self.text("a topic name", "the consent")?;
@@ -827,7 +859,7 @@ impl Parser {
 
     fn account(&mut self, first: Token) -> Res<Condition> {
         self.advance();
-        self.expect_word("where", "`account`")?;
+        self.expect_form_word("where", "`account`")?;
         let condition = Box::new(self.condition(false)?);
         Ok(Condition::Account {
             condition,

@@ -173,7 +173,17 @@ const NUMBER_VALUES: &[f64] = &[
 ];
 const NUMBER_LITERALS: &[f64] = &[0.0, -1.0, 1.0, 1.5, -2.25, 49.99, 50.0, 100.0, 0.3, 7.0];
 const AMOUNTS: &[f64] = &[0.0, -5.0, 10.0, 10.5, 99.99, 100.0, 0.1, 0.2, 0.3, 1000.0];
-const PROPERTY_NUMBERS: &[f64] = &[0.0, 1.0, -5.0, 10.0, 10.5, 100.0, 99.99, 2.5];
+const PROPERTY_NUMBERS: &[f64] = &[
+    0.0,
+    1.0,
+    -5.0,
+    10.0,
+    10.5,
+    100.0,
+    99.99,
+    2.5,
+    9_007_199_254_740_992.0,
+];
 /// 0.2 and 0.6 are the average and sum of a fraction trio, give or take the last bit.
 const AGGREGATE_LITERALS: &[f64] = &[
     0.0, 1.0, 2.0, 3.0, 10.0, 10.5, 20.5, 100.0, -5.0, 0.3, 110.5, 55.25, 0.2, 0.6,
@@ -667,10 +677,7 @@ fn big_accounts() -> Segment {
 /// Which nodes a position in the tree allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
-    /// A person at the top (may step into their account).
     People,
-    /// A member of an account (already inside `account where` or an accounts segment).
-    Member,
     Accounts,
     /// An event's properties.
     Property,
@@ -694,8 +701,8 @@ fn condition(schema: &Schema, scope: Scope, depth: u32) -> BoxedStrategy<Conditi
                 })
                 .boxed(),
         )),
-        Scope::Accounts => arms.push((2, members(condition(schema, Scope::Member, depth - 1)))),
-        Scope::Member | Scope::Property => {}
+        Scope::Accounts => arms.push((2, members(condition(schema, Scope::People, depth - 1)))),
+        Scope::Property => {}
     }
     Union::new_weighted(arms).boxed()
 }
@@ -708,7 +715,7 @@ fn leaf(schema: &Schema, scope: Scope, depth: u32) -> BoxedStrategy<Condition> {
             (1, in_segment(&["Key accounts", "Big accounts"])),
         ])
         .boxed(),
-        Scope::People | Scope::Member => {
+        Scope::People => {
             let filter = (depth >= 2).then(|| condition(schema, Scope::Property, depth - 1));
             Union::new_weighted(vec![
                 (6, field_test(&schema.contact_fields)),
@@ -1387,7 +1394,7 @@ fn contact_row(g: &mut Gen, i: usize) -> ContactRow {
     if g.chance(0.5) {
         events.extend(sequence_pair(g));
     }
-    if g.chance(0.0) {
+    if g.chance(0.25) {
         let trio = fraction_trio(g);
         events.retain(|e| e.name != trio[0].name);
         events.extend(trio);
@@ -1457,10 +1464,12 @@ fn event_row(g: &mut Gen) -> EventRow {
 
 fn properties(g: &mut Gen) -> Map<String, Value> {
     let mut p = Map::new();
-    let amount = match g.below(20) {
-        0..=11 => Some(g.number(AMOUNTS)),
-        12 | 13 => Some(json!("10")),
-        14 => Some(Value::Null),
+    let amount = match g.below(40) {
+        // Past 2^53 an integer has no exact float.
+        0 => Some(json!(9_007_199_254_740_993_i64)),
+        1..=23 => Some(g.number(AMOUNTS)),
+        24..=27 => Some(json!("10")),
+        28 | 29 => Some(Value::Null),
         _ => None,
     };
     let plan = match g.below(20) {
@@ -1482,7 +1491,9 @@ fn properties(g: &mut Gen) -> Map<String, Value> {
         0..=2 => Some(json!(1)),
         // 1.0 is stored as written: the same number as 1 for every comparison.
         3 => Some(json!(1.0)),
-        4 | 5 => Some(g.number(&[2.0, 2.5])),
+        4 => Some(g.number(&[2.0, 2.5])),
+        // Negative zero is zero, for equality and for distinct counts alike.
+        5 => Some(json!(-0.0)),
         6..=11 => Some(g.text(&["1", "A1", "a1", "2"])),
         12 => Some(Value::Null),
         _ => None,
@@ -1597,7 +1608,10 @@ impl World {
     fn describe(&self, id: i64, segment: &Segment, schema: &Schema, clock: &Clock) -> String {
         let (facts, shown) = match segment.subject {
             Subject::People => match self.people.iter().find(|p| p.id == id) {
-                Some(p) => (Facts::Person(p), show_person(p, true)),
+                Some(p) => (
+                    Facts::Person(p),
+                    show_person(p, reaches_account(&segment.condition)),
+                ),
                 None => return format!("\nperson {id}: not in this workspace\n"),
             },
             Subject::Accounts => match self.accounts.iter().find(|o| o.id == id) {
@@ -1612,6 +1626,19 @@ impl World {
             "\n--- {} {id}\n{shown}\nexplanation in memory: {explanation}\n",
             segment.subject.as_str()
         )
+    }
+}
+
+/// Whether a people condition looks at the person's account (whose members are then worth
+/// showing).
+fn reaches_account(c: &Condition) -> bool {
+    match c {
+        Condition::Account { .. } => true,
+        Condition::All { of, .. } | Condition::Any { of, .. } | Condition::None { of, .. } => {
+            of.iter().any(reaches_account)
+        }
+        Condition::Not { condition, .. } => reaches_account(condition),
+        _ => false,
     }
 }
 
@@ -1813,10 +1840,14 @@ async fn load(db: &Db, data: &Dataset, seed: u64) -> World {
     };
     decoys(&mut tx, seed, &contact_ids, &account_ids).await;
     tx.commit().await.expect("commit");
+    let ids = Ids {
+        contacts: &contact_ids,
+        accounts: &account_ids,
+    };
     World {
         ws,
-        people: people(data, &contact_ids, &account_ids),
-        accounts: organisations(data, &contact_ids, &account_ids),
+        people: people(data, &ids),
+        accounts: organisations(data, &ids),
     }
 }
 
@@ -1932,35 +1963,50 @@ fn base_account(a: &AccountRow, id: i64) -> Organisation {
     }
 }
 
-/// Accounts with their members; each member knows its account (without the member list, which
-/// no condition inside a member reaches).
-fn organisations(data: &Dataset, contact_ids: &[i64], account_ids: &[i64]) -> Vec<Organisation> {
-    let mut members: BTreeMap<usize, Vec<Person>> = BTreeMap::new();
-    for (i, c) in data.contacts.iter().enumerate() {
-        if let Some(a) = c.account {
-            let mut p = base_person(c, contact_ids[i]);
-            p.account = Some(Box::new(base_account(&data.accounts[a], account_ids[a])));
-            members.entry(a).or_default().push(p);
-        }
+/// How many times a condition can step from a person to their account and back to its members
+/// and still find facts: more than a tree `MAX_DEPTH` deep can take.
+const ACCOUNT_LEVELS: u32 = MAX_DEPTH - 1;
+
+/// The ids the database gave a dataset's records.
+struct Ids<'a> {
+    contacts: &'a [i64],
+    accounts: &'a [i64],
+}
+
+/// Account `a` with its members `levels` deep: each member's account is the same account, one
+/// level shallower; at level 0 it has no members listed.
+fn organisation(data: &Dataset, ids: &Ids<'_>, a: usize, levels: u32) -> Organisation {
+    let mut org = base_account(&data.accounts[a], ids.accounts[a]);
+    if levels == 0 {
+        return org;
     }
-    data.accounts
+    org.members = data
+        .contacts
         .iter()
         .enumerate()
-        .map(|(i, a)| Organisation {
-            members: members.remove(&i).unwrap_or_default(),
-            ..base_account(a, account_ids[i])
+        .filter(|(_, c)| c.account == Some(a))
+        .map(|(i, c)| Person {
+            account: Some(Box::new(organisation(data, ids, a, levels - 1))),
+            ..base_person(c, ids.contacts[i])
         })
+        .collect();
+    org
+}
+
+fn organisations(data: &Dataset, ids: &Ids<'_>) -> Vec<Organisation> {
+    (0..data.accounts.len())
+        .map(|a| organisation(data, ids, a, ACCOUNT_LEVELS))
         .collect()
 }
 
-fn people(data: &Dataset, contact_ids: &[i64], account_ids: &[i64]) -> Vec<Person> {
-    let accounts = organisations(data, contact_ids, account_ids);
+fn people(data: &Dataset, ids: &Ids<'_>) -> Vec<Person> {
+    let accounts = organisations(data, ids);
     data.contacts
         .iter()
         .enumerate()
         .map(|(i, c)| Person {
             account: c.account.map(|a| Box::new(accounts[a].clone())),
-            ..base_person(c, contact_ids[i])
+            ..base_person(c, ids.contacts[i])
         })
         .collect()
 }

@@ -21,13 +21,21 @@ const MAX_JSON_DEPTH: usize = 2 * MAX_DEPTH + 8;
 
 /// Read the JSON form from text.
 pub fn from_json(text: &str) -> Result<Segment, Vec<Problem>> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        vec![Problem::new(
-            "json_invalid",
-            format!("the JSON is not well-formed: {e}"),
-        )]
-    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| vec![unreadable(&e)])?;
     from_json_value(value)
+}
+
+/// JSON text that does not parse. The reader follows at most 128 nested
+/// arrays and objects, which a group costs two of: a chain of more than 62
+/// groups can be read from a JSON value but not from JSON text.
+fn unreadable(e: &serde_json::Error) -> Problem {
+    if e.to_string().starts_with("recursion limit exceeded") {
+        return Problem::new(
+            "too_deep",
+            "the JSON nests more than 128 arrays and objects deep; flatten the condition",
+        );
+    }
+    Problem::new("json_invalid", format!("the JSON is not well-formed: {e}"))
 }
 
 /// Read the JSON form from an already parsed JSON value.
@@ -324,6 +332,15 @@ fn type_of(v: &Value) -> &'static str {
     }
 }
 
+/// `a`, `b` and `c`.
+fn and_list(mut items: Vec<String>) -> String {
+    match items.pop() {
+        None => "nothing".into(),
+        Some(last) if items.is_empty() => last,
+        Some(last) => format!("{} and {last}", items.join(", ")),
+    }
+}
+
 fn one_of(names: impl Iterator<Item = &'static str>) -> String {
     names
         .map(|n| format!("`{n}`"))
@@ -411,13 +428,15 @@ fn object(
     depth: usize,
 ) -> Check {
     let known = || {
-        let names = members.iter().map(|(n, _, _)| *n);
-        let all: Vec<_> = tag
-            .into_iter()
-            .chain(names)
-            .map(|n| format!("`{n}`"))
-            .collect();
-        all.join(", ")
+        let tag = tag.map(|t| format!("`{t}`"));
+        let names = members.iter().map(|(n, _, required)| {
+            if *required {
+                format!("`{n}`")
+            } else {
+                format!("`{n}` (optional)")
+            }
+        });
+        and_list(tag.into_iter().chain(names).collect())
     };
     if let Some(key) = map
         .keys()
@@ -425,7 +444,7 @@ fn object(
     {
         return Err(problem(
             child(path, key),
-            format!("unknown member `{key}` in {what}; expected {}", known()),
+            format!("unknown member `{key}` in {what}, which has {}", known()),
         ));
     }
     for (name, kind, required) in members {
@@ -434,7 +453,7 @@ fn object(
             None if *required => {
                 return Err(problem(
                     path.to_string(),
-                    format!("missing member `{name}` in {what}; expected {}", known()),
+                    format!("missing member `{name}` in {what}, which has {}", known()),
                 ));
             }
             None => {}
@@ -477,7 +496,16 @@ fn member(v: &Value, path: &str, kind: Kind, depth: usize) -> Check {
         Kind::Leaf(check, accepted) => check(v).map_err(|e| {
             let mut at = path.to_string();
             at.push_str(&pointer(e.path()));
-            problem(at, format!("{}; accepted: {accepted}", e.into_inner()))
+            let message = e.into_inner().to_string();
+            // serde already lists the names it accepts; add what it does not say.
+            let listed = ["unknown variant", "unknown field", "missing field"]
+                .iter()
+                .any(|m| message.starts_with(m));
+            if listed {
+                problem(at, message)
+            } else {
+                problem(at, format!("{message}; accepted: {accepted}"))
+            }
         }),
     }
 }

@@ -863,6 +863,34 @@ fn a_mistyped_keyword_gets_a_suggestion() {
 }
 
 #[test]
+fn a_mistyped_word_after_a_condition_gets_a_suggestion() {
+    let p = problem("all of:\n  did \"X\" wher amount > 5");
+    assert_eq!(
+        summary(&p),
+        (
+            "syntax",
+            "unknown word `wher`; did you mean `where`?".into(),
+            2,
+            11
+        )
+    );
+}
+
+#[test]
+fn a_field_named_like_a_keyword_with_a_mistyped_test_gets_a_suggestion() {
+    let p = problem("account contians \"acme\"");
+    assert_eq!(
+        summary(&p),
+        (
+            "syntax",
+            "unknown word `contians`; did you mean `contains`?".into(),
+            1,
+            9
+        )
+    );
+}
+
+#[test]
 fn an_unknown_name_is_not_corrected_into_a_keyword() {
     let p = problem("country \"DE\"");
     assert_eq!(
@@ -1135,6 +1163,17 @@ fn a_json_problem_inside_a_node_names_the_member() {
 }
 
 #[test]
+fn a_json_problem_names_a_missing_member_and_the_members_there_are() {
+    let p = &from_json(r#"{"subject":"people","where":{"kind":"did","event":"X"}}"#)
+        .expect_err("no count")[0];
+    assert_eq!(p.path, "/where");
+    assert_eq!(
+        p.message,
+        "missing member `count` in a `did` condition, which has `kind`, `event`, `count`, `window` and `where` (optional)"
+    );
+}
+
+#[test]
 fn malformed_json_is_json_invalid() {
     let p = &from_json("{\"subject\": ").expect_err("cut short")[0];
     assert_eq!(p.code, "json_invalid");
@@ -1155,6 +1194,32 @@ fn json_nested_deeper_than_64_is_too_deep() {
         .expect_err("too deep")[0];
     assert_eq!(p.code, "too_deep");
     assert_eq!(p.path, format!("/where{}", "/condition".repeat(64)));
+}
+
+#[test]
+fn a_tree_nested_64_deep_round_trips() {
+    let mut deepest = field(
+        "a",
+        Test::In {
+            values: vec![txt("x")],
+        },
+    );
+    for _ in 1..64 {
+        deepest = all(vec![deepest]);
+    }
+    let segment = people(deepest);
+    assert_tree_round_trip(&segment);
+}
+
+#[test]
+fn json_text_nested_beyond_what_the_reader_follows_is_too_deep() {
+    let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let p = &from_json(&text).expect_err("too deep")[0];
+    assert_eq!(p.code, "too_deep");
+    assert_eq!(
+        p.message,
+        "the JSON nests more than 128 arrays and objects deep; flatten the condition"
+    );
 }
 
 // ---- properties ----
