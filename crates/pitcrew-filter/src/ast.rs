@@ -292,6 +292,89 @@ pub enum Test {
     },
 }
 
+/// How close a sum or an average must come to a number to count as equal
+/// to it, relative to the number (and absolute below 1).
+pub const SUM_TOLERANCE: f64 = 1e-9;
+
+impl Test {
+    /// The test a sum or an average is put to, and whether its result is
+    /// negated: sums of fractions such as 0.1 + 0.2 come out a hair off in
+    /// binary floating point, and each engine adds in its own order, so
+    /// comparisons allow [`SUM_TOLERANCE`]. `is 0.6` becomes `between
+    /// 0.6 - ε and 0.6 + ε`; `is not` is its negation; `>` and `<` move
+    /// their bound by ε away from the value. Every evaluator goes through
+    /// here so they agree.
+    pub fn tolerant(&self) -> (Test, bool) {
+        let eps = |v: f64| SUM_TOLERANCE * v.abs().max(1.0);
+        let num = |l: &Literal| match l {
+            Literal::Number(n) => Some(*n),
+            _ => None,
+        };
+        let lit = Literal::Number;
+        let widened = |v: f64| Test::Between {
+            low: lit(v - eps(v)),
+            high: lit(v + eps(v)),
+        };
+        match self {
+            Test::Is { value } => match num(value) {
+                Some(v) => (widened(v), false),
+                None => (self.clone(), false),
+            },
+            Test::IsNot { value } => match num(value) {
+                Some(v) => (widened(v), true),
+                None => (self.clone(), false),
+            },
+            Test::Gt { value } => match num(value) {
+                Some(v) => (
+                    Test::Gt {
+                        value: lit(v + eps(v)),
+                    },
+                    false,
+                ),
+                None => (self.clone(), false),
+            },
+            Test::Gte { value } => match num(value) {
+                Some(v) => (
+                    Test::Gte {
+                        value: lit(v - eps(v)),
+                    },
+                    false,
+                ),
+                None => (self.clone(), false),
+            },
+            Test::Lt { value } => match num(value) {
+                Some(v) => (
+                    Test::Lt {
+                        value: lit(v - eps(v)),
+                    },
+                    false,
+                ),
+                None => (self.clone(), false),
+            },
+            Test::Lte { value } => match num(value) {
+                Some(v) => (
+                    Test::Lte {
+                        value: lit(v + eps(v)),
+                    },
+                    false,
+                ),
+                None => (self.clone(), false),
+            },
+            Test::Between { low, high } => match (num(low), num(high)) {
+                (Some(l), Some(h)) => (
+                    Test::Between {
+                        low: lit(l - eps(l)),
+                        high: lit(h + eps(h)),
+                    },
+                    false,
+                ),
+                _ => (self.clone(), false),
+            },
+            _ => (self.clone(), false),
+        }
+    }
+}
+
 /// A literal value in a test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -425,6 +508,11 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// Sums and averages add floating-point numbers; see [`Test::tolerant`].
+    pub fn is_tolerant(self) -> bool {
+        matches!(self, Aggregate::Sum | Aggregate::Average)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Aggregate::Sum => "sum",
@@ -456,4 +544,55 @@ pub enum Quantifier {
     Any,
     All,
     No,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holds(test: &Test, x: f64) -> bool {
+        let (t, negated) = test.tolerant();
+        let n = |l: &Literal| match l {
+            Literal::Number(n) => *n,
+            _ => f64::NAN,
+        };
+        let v = match &t {
+            Test::Between { low, high } => n(low) <= x && x <= n(high),
+            Test::Gt { value } => x > n(value),
+            Test::Lt { value } => x < n(value),
+            _ => false,
+        };
+        v != negated
+    }
+
+    #[test]
+    fn a_sum_of_fractions_equals_the_number_a_marketer_wrote() {
+        let sum = 0.1 + 0.2 + 0.3; // 0.6000000000000001 in binary floating point
+        let six_tenths = Literal::Number(0.6);
+        assert!(holds(
+            &Test::Is {
+                value: six_tenths.clone()
+            },
+            sum
+        ));
+        assert!(!holds(
+            &Test::IsNot {
+                value: six_tenths.clone()
+            },
+            sum
+        ));
+        assert!(!holds(
+            &Test::Gt {
+                value: six_tenths.clone()
+            },
+            sum
+        ));
+        assert!(!holds(&Test::Lt { value: six_tenths }, 0.6 - 1e-17));
+        assert!(holds(
+            &Test::Gt {
+                value: Literal::Number(0.6)
+            },
+            0.61
+        ));
+    }
 }

@@ -178,7 +178,7 @@ impl<'a> Ctx<'a> {
                     property,
                     self.matching(p, event, bounds, filter.as_deref()),
                 );
-                value::holds_number(agg.value, test, self.clock)
+                aggregate_holds(*function, agg.value, test, self.clock)
             }
             Condition::Occurrence {
                 which,
@@ -325,4 +325,19 @@ fn consent_rows<'p>(
         .consent
         .iter()
         .filter(move |c| c.topic == topic && channel.is_none_or(|ch| c.channel == ch))
+}
+
+/// An aggregate's value put to its test, with sums and averages compared
+/// within [`crate::ast::SUM_TOLERANCE`].
+pub(crate) fn aggregate_holds(
+    function: crate::ast::Aggregate,
+    value: Option<f64>,
+    test: &crate::ast::Test,
+    clock: &Clock,
+) -> bool {
+    if !function.is_tolerant() {
+        return value::holds_number(value, test, clock);
+    }
+    let (test, negated) = test.tolerant();
+    value::holds_number(value, &test, clock) != negated
 }

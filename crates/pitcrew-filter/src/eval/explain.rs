@@ -91,7 +91,7 @@ impl<'a> Ctx<'a> {
                     property,
                     self.matching(p, event, bounds, filter.as_deref()),
                 );
-                let v = value::holds_number(agg.value, test, self.clock);
+                let v = super::aggregate_holds(*function, agg.value, test, self.clock);
                 let head = format!(
                     "{} of {} in {}{}{}",
                     function.as_str(),

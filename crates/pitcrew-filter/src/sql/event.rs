@@ -170,8 +170,17 @@ impl Compiler<'_> {
             value,
             guard,
         };
-        let having = self.apply(&op, test)?;
-        let holds_without = holds_without_events(test, without)?;
+        let (test, negated) = if function.is_tolerant() {
+            test.tolerant()
+        } else {
+            (test.clone(), false)
+        };
+        let mut having = self.apply(&op, &test)?;
+        let mut holds_without = holds_without_events(&test, without)?;
+        if negated {
+            having = frag::not(having);
+            holds_without = !holds_without;
+        }
         Ok(self.grouped(person, e, conditions, having, holds_without))
     }
 
