@@ -2,7 +2,7 @@
 //! memberships, the account, the members. Written in the form each engine
 //! runs best over a whole workspace:
 //!
-//! - SQLite: `<key> IN (SELECT <link> FROM … [GROUP BY <link> HAVING …])`,
+//! - SQLite: `<key> IN (SELECT <link> FROM … [GROUP BY +<link> HAVING …])`,
 //!   evaluated once per statement and looked up per record, instead of one
 //!   index probe per record;
 //! - PostgreSQL: `EXISTS (SELECT 1 FROM … WHERE <link> = <key>)`, which the
@@ -61,8 +61,12 @@ fn set_conditions(r: &Related) -> Frag {
 
 fn sqlite_in(r: Related, having: Option<Frag>) -> Frag {
     let (alias, link, key) = (&r.alias, r.link, &r.key);
+    // `+` keeps SQLite from grouping by walking the link's index (which
+    // reads every row of the table to test the other conditions); it then
+    // uses the narrower index the conditions pick and sorts the few rows
+    // found — 140 s against 4.5 s on 20 million events.
     let grouped = having.map_or(String::new(), |h| {
-        format!(" GROUP BY {alias}.{link} HAVING {}", h.sql)
+        format!(" GROUP BY +{alias}.{link} HAVING {}", h.sql)
     });
     let inside = format!(
         "{key} IN (SELECT {alias}.{link} FROM {} AS {alias} WHERE {}{grouped})",

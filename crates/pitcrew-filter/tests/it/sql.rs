@@ -93,7 +93,7 @@ fn did_at_least_n_times_groups_the_events_per_person() {
          c0.id IN (SELECT e1.contact_id FROM events AS e1 WHERE e1.workspace_id = 1 AND e1.contact_id IS NOT NULL \
          AND e1.name = 'Order Completed' AND CASE WHEN json_type(e1.properties, '$.\"amount\"') IN ('integer', 'real') \
          THEN CAST(json_extract(e1.properties, '$.\"amount\"') AS REAL) > 10 ELSE FALSE END \
-         GROUP BY e1.contact_id HAVING COUNT(*) >= 3)"
+         GROUP BY +e1.contact_id HAVING COUNT(*) >= 3)"
     );
     assert_eq!(
         sql(&s, Dialect::Postgres),
@@ -133,7 +133,7 @@ fn at_most_n_times_is_everyone_but_those_with_more() {
         "{lite}"
     );
     assert!(
-        lite.ends_with("GROUP BY e1.contact_id HAVING COUNT(*) > 2)"),
+        lite.ends_with("GROUP BY +e1.contact_id HAVING COUNT(*) > 2)"),
         "{lite}"
     );
     let pg = sql(&s, Dialect::Postgres);
@@ -484,7 +484,7 @@ fn first_and_last_are_the_earliest_and_latest_time_per_person() {
         format!(
             "SELECT c0.id FROM contacts AS c0 WHERE c0.workspace_id = 1 AND \
              c0.id IN (SELECT e1.contact_id FROM events AS e1 WHERE e1.workspace_id = 1 AND e1.contact_id IS NOT NULL \
-             AND e1.name = 'Signed Up' GROUP BY e1.contact_id HAVING MIN(e1.at) BETWEEN {} AND {NOW})",
+             AND e1.name = 'Signed Up' GROUP BY +e1.contact_id HAVING MIN(e1.at) BETWEEN {} AND {NOW})",
             NOW - 30 * DAY
         )
     );
