@@ -1223,16 +1223,28 @@ fn saved_condition(s: &StoredSegment, schema: &Schema) -> Result<Option<Segment>
 }
 
 async fn select(db: &Db, ws: i64, target: &SegmentRef, now: i64) -> Result<Selection, AppError> {
+    select_for(db, ws, target, now, db.engine()).await
+}
+
+/// The segment's queries written for `engine`, which need not be the Db's
+/// (the portable SQL is always PostgreSQL's).
+async fn select_for(
+    db: &Db,
+    ws: i64,
+    target: &SegmentRef,
+    now: i64,
+    engine: Engine,
+) -> Result<Selection, AppError> {
     let schema = load_schema(db.conn(), ws).await?;
     let clock = clock(db.conn(), ws, now).await?;
     match target {
         SegmentRef::Unsaved(d) => {
             let c = checked(d, &schema, None)?;
-            compile(&c.segment, &schema, &clock, db.engine(), ws)
+            compile(&c.segment, &schema, &clock, engine, ws)
         }
         SegmentRef::Saved(id) => {
             let s = segment_or_404(db.conn(), ws, *id, false).await?;
-            selection_of(&s, &schema, &clock, db.engine(), ws)
+            selection_of(&s, &schema, &clock, engine, ws)
         }
     }
 }
@@ -1328,19 +1340,7 @@ pub async fn segment_sql(
     now: i64,
 ) -> Result<String, AppError> {
     actor.require(Action::ReadRecords)?;
-    let ws = actor.workspace_id;
-    let schema = load_schema(db.conn(), ws).await?;
-    let clock = clock(db.conn(), ws, now).await?;
-    let selection = match &target {
-        SegmentRef::Unsaved(d) => {
-            let c = checked(d, &schema, None)?;
-            compile(&c.segment, &schema, &clock, Engine::Postgres, ws)?
-        }
-        SegmentRef::Saved(id) => {
-            let s = segment_or_404(db.conn(), ws, *id, false).await?;
-            selection_of(&s, &schema, &clock, Engine::Postgres, ws)?
-        }
-    };
+    let selection = select_for(db, actor.workspace_id, &target, now, Engine::Postgres).await?;
     Ok(selection.ids_sql)
 }
 
