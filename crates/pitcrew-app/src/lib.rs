@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audience;
 pub mod audit;
+pub mod campaign;
 pub mod demo;
 mod error;
 pub mod health;

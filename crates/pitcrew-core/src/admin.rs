@@ -102,14 +102,27 @@ pub enum Action {
     ManageSources,
     /// Create, change and delete segments and static lists, and change list members.
     ManageSegments,
+    /// Write templates and broadcasts, send tests and start approved sends.
+    ManageCampaigns,
+    /// Record consent and change suppression lists.
+    ManageConsent,
+    /// Approve a broadcast that needs sign-off before it may start.
+    ApproveBroadcasts,
+    /// Configure sending: SMTP providers, DKIM key, caps, quiet hours, consent rules.
+    ManageSending,
 }
 
 impl Action {
     pub fn least_role(self) -> Role {
         match self {
             Action::ReadRecords | Action::OwnTokens => Role::Viewer,
-            Action::WriteRecords | Action::ManageSegments => Role::Marketer,
+            Action::WriteRecords
+            | Action::ManageSegments
+            | Action::ManageCampaigns
+            | Action::ManageConsent => Role::Marketer,
             Action::DeleteRecords
+            | Action::ApproveBroadcasts
+            | Action::ManageSending
             | Action::ManageFields
             | Action::ManageUsers
             | Action::ManageTokens
@@ -131,6 +144,12 @@ pub enum ObjectType {
     Account,
     Source,
     Segment,
+    Topic,
+    Consent,
+    Suppression,
+    Provider,
+    Template,
+    Broadcast,
 }
 
 impl ObjectType {
@@ -144,6 +163,12 @@ impl ObjectType {
             ObjectType::Account => "account",
             ObjectType::Source => "source",
             ObjectType::Segment => "segment",
+            ObjectType::Topic => "topic",
+            ObjectType::Consent => "consent",
+            ObjectType::Suppression => "suppression",
+            ObjectType::Provider => "provider",
+            ObjectType::Template => "template",
+            ObjectType::Broadcast => "broadcast",
         }
     }
 }

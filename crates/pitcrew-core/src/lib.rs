@@ -5,6 +5,7 @@
 //! deterministic and tested in isolation.
 
 pub mod admin;
+pub mod campaign;
 pub mod event;
 pub mod record;
 pub mod suggest;

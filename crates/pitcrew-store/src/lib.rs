@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audience;
 pub mod audit;
+pub mod campaign;
 mod db;
 pub mod event;
 pub mod health;

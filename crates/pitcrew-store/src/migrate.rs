@@ -36,6 +36,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_audiences.sql"),
         postgres: include_str!("../migrations/postgres/0004_audiences.sql"),
     },
+    Migration {
+        version: 5,
+        name: "campaigns",
+        sqlite: include_str!("../migrations/sqlite/0005_campaigns.sql"),
+        postgres: include_str!("../migrations/postgres/0005_campaigns.sql"),
+    },
 ];
 
 /// Arbitrary constant naming pitcrew's migration lock on PostgreSQL.

@@ -8,13 +8,17 @@
 mod admin;
 mod audience;
 mod audit;
+mod broadcast;
+mod consent;
 mod equivalence;
 mod fields;
 mod health;
 mod import;
 mod ingest;
 mod isolation;
+mod mail;
 mod record;
+mod templates;
 
 use std::fmt::Debug;
 

@@ -1,0 +1,1 @@
+//! Broadcasts: a message to segments, its pre-launch checks, approval, and start, pause, resume and cancel.

@@ -1,0 +1,1 @@
+//! The sender: works through a broadcast's send ledger so each person gets at most one copy.

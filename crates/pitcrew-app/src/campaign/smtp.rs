@@ -1,0 +1,1 @@
+//! Delivering over SMTP: a pooled transport per provider and its rate limits.

@@ -1,0 +1,1 @@
+//! Suppression lists: addresses that must not be mailed, globally or for one topic.

@@ -1,0 +1,1 @@
+//! Signed tokens for tracking, unsubscribe and preference links: unguessable, and useless once altered.

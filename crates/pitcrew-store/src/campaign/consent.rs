@@ -1,0 +1,1 @@
+//! The consent ledger and the consent state derived from it.
