@@ -615,7 +615,7 @@ async fn load_schema(mut c: Conn<'_>, ws: i64) -> Result<Schema, AppError> {
             definition: read_stored(&s)?,
         });
     }
-    let topics = repo::list_topics(c, ws)
+    let topics = pitcrew_store::campaign::consent::list_topics(c, ws)
         .await?
         .into_iter()
         .map(|t| t.name)
@@ -636,7 +636,7 @@ pub async fn schema(db: &Db, ws: i64) -> Result<Schema, AppError> {
 }
 
 /// The workspace's time zone, UTC unless set.
-async fn zone(c: Conn<'_>, ws: i64) -> Result<jiff::tz::TimeZone, AppError> {
+pub(crate) async fn zone_of(c: Conn<'_>, ws: i64) -> Result<jiff::tz::TimeZone, AppError> {
     let settings = pitcrew_store::event::workspace_settings(c, ws).await?;
     let Some(name) = settings.get(TIMEZONE_KEY).and_then(Value::as_str) else {
         return Ok(jiff::tz::TimeZone::UTC);
@@ -648,7 +648,7 @@ async fn zone(c: Conn<'_>, ws: i64) -> Result<jiff::tz::TimeZone, AppError> {
 }
 
 async fn clock(c: Conn<'_>, ws: i64, now: i64) -> Result<Clock, AppError> {
-    Ok(Clock::new(now, zone(c, ws).await?))
+    Ok(Clock::new(now, zone_of(c, ws).await?))
 }
 
 /// The time zone conditions are evaluated in (an IANA name, or `UTC`).
@@ -1286,6 +1286,53 @@ pub async fn count_segment(
     actor.require(Action::ReadRecords)?;
     let selection = select(db, actor.workspace_id, &target, now).await?;
     count(db.conn(), actor.workspace_id, &selection).await
+}
+
+/// The people in any of `include` and in none of `exclude` (saved segments
+/// about people), as one query of contact ids — a broadcast's audience.
+pub(crate) async fn audience_sql(
+    db: &Db,
+    ws: i64,
+    include: &[i64],
+    exclude: &[i64],
+    now: i64,
+) -> Result<String, AppError> {
+    let part = |ids: Vec<String>| {
+        ids.iter()
+            .map(|s| format!("id IN ({s})"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let mut sets = [Vec::new(), Vec::new()];
+    for (i, ids) in [include, exclude].into_iter().enumerate() {
+        for id in ids {
+            let selection = select(db, ws, &SegmentRef::Saved(*id), now).await?;
+            if selection.object != ObjectKind::Contact {
+                return Err(AppError::invalid(
+                    "segment_not_people",
+                    if i == 0 { "segments" } else { "exclusions" },
+                    format!(
+                        "segment {id} selects accounts; an email goes to people, so choose a segment of people"
+                    ),
+                ));
+            }
+            sets[i].push(selection.ids_sql);
+        }
+    }
+    let [included, excluded] = sets;
+    if included.is_empty() {
+        return Ok(format!(
+            "SELECT id FROM contacts WHERE workspace_id = {ws} AND 1 = 0"
+        ));
+    }
+    let mut sql = format!(
+        "SELECT id FROM contacts WHERE workspace_id = {ws} AND ({})",
+        part(included)
+    );
+    if !excluded.is_empty() {
+        sql.push_str(&format!(" AND NOT ({})", part(excluded)));
+    }
+    Ok(sql)
 }
 
 /// The SQL condition over the `contacts` (or `accounts`) table for a list

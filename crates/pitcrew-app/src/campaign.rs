@@ -6,6 +6,7 @@
 pub mod bounce;
 pub mod broadcast;
 pub mod consent;
+pub mod feedback;
 pub mod message;
 pub mod provider;
 pub mod render;

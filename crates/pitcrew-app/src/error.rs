@@ -54,6 +54,11 @@ impl AppError {
         AppError::new(ErrorKind::Forbidden, "forbidden", message)
     }
 
+    /// Something on the server side is wrong (stored data, configuration).
+    pub fn internal(message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::Internal, "internal", message)
+    }
+
     pub fn at(mut self, field: &str) -> AppError {
         self.field = Some(field.to_string());
         self

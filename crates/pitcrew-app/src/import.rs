@@ -33,7 +33,8 @@ pub use reader::{Encoding, MAX_RECORD_BYTES, delimiter_label, parse_delimiter};
 use mapping::Target;
 
 use crate::{Actor, AppError, ErrorKind};
-use reader::{CsvRecords, Dialect, ReadFailure, Record};
+// The suppression-list import reads its files with the same reader.
+pub(crate) use reader::{CsvRecords, Dialect, ReadFailure, Record};
 
 /// Rows written per transaction: large enough for throughput, small enough
 /// that a batch holds its write lock only briefly.

@@ -1,6 +1,6 @@
 //! Audiences: saved segments and their versions, static-list members, what
-//! saved definitions depend on, subscription topics and consent state, and
-//! the facts about one person or account that a condition is evaluated on.
+//! saved definitions depend on, and the facts about one person or account
+//! (consent included) that a condition is evaluated on.
 //!
 //! Definitions are stored as the filter language's JSON form; this module
 //! never reads them. Member queries arrive as SQL text built by the filter
@@ -617,96 +617,16 @@ pub async fn dependents(
     .collect()
 }
 
-// ---- topics and consent -------------------------------------------------------------
+// ---- consent facts -------------------------------------------------------------------
+// Topics, the consent ledger and writing consent live in `campaign::consent`.
 
-/// A subscription topic, such as "Newsletter".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topic {
-    pub id: i64,
-    pub name: String,
-    pub created_at: i64,
-}
-
-fn topic(row: &Row) -> Result<Topic, StoreError> {
-    Ok(Topic {
-        id: row.int("id")?,
-        name: row.text("name")?,
-        created_at: row.int("created_at")?,
-    })
-}
-
-pub async fn list_topics(mut c: Conn<'_>, ws: i64) -> Result<Vec<Topic>, StoreError> {
-    c.fetch_all(
-        "SELECT id, name, created_at FROM topics WHERE workspace_id = $1 ORDER BY name",
-        params![ws],
-    )
-    .await?
-    .iter()
-    .map(topic)
-    .collect()
-}
-
-pub async fn create_topic(
-    mut c: Conn<'_>,
-    ws: i64,
-    name: &str,
-    now: i64,
-) -> Result<Topic, StoreError> {
-    let row = c
-        .fetch_one(
-            "INSERT INTO topics (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id, name, created_at",
-            params![ws, name, now],
-        )
-        .await?;
-    topic(&row)
-}
-
-/// A person's current choice for one topic on one channel.
+/// A person's current choice for one topic on one channel, as a condition sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {
     pub topic: String,
     pub channel: String,
     pub subscribed: bool,
     pub at: i64,
-}
-
-/// Record a person's current choice for a topic on a channel.
-pub async fn set_consent(
-    mut c: Conn<'_>,
-    ws: i64,
-    contact_id: i64,
-    consent: &Consent,
-) -> Result<(), StoreError> {
-    c.execute(
-        "INSERT INTO consent_state (workspace_id, contact_id, topic, channel, subscribed, at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (workspace_id, contact_id, topic, channel) DO UPDATE SET subscribed = excluded.subscribed, at = excluded.at",
-        params![
-            ws,
-            contact_id,
-            consent.topic.as_str(),
-            consent.channel.as_str(),
-            consent.subscribed,
-            consent.at
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Every recorded choice of one person.
-pub async fn consent_of(
-    mut c: Conn<'_>,
-    ws: i64,
-    contact_id: i64,
-) -> Result<Vec<Consent>, StoreError> {
-    c.fetch_all(
-        "SELECT topic, channel, subscribed, at FROM consent_state WHERE workspace_id = $1 AND contact_id = $2 ORDER BY topic, channel",
-        params![ws, contact_id],
-    )
-    .await?
-    .iter()
-    .map(consent)
-    .collect()
 }
 
 fn consent(r: &Row) -> Result<Consent, StoreError> {

@@ -284,6 +284,24 @@ impl Db {
             .ok_or(StoreError::NotFound)
     }
 
+    /// Try to become the one holder of `key` across every process sharing
+    /// this database (a PostgreSQL advisory lock on a connection of its
+    /// own, released when the lease is dropped or the process dies). On
+    /// SQLite, which one process serves, the lease is always granted.
+    pub async fn try_lease(&self, key: i64) -> Result<Option<Lease>, StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(Some(Lease { _conn: None })),
+            Db::Postgres(p) => {
+                let mut conn = p.acquire().await?.detach();
+                let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await?;
+                Ok(held.then_some(Lease { _conn: Some(conn) }))
+            }
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,
@@ -330,6 +348,12 @@ async fn pg_exec<'e>(
 ) -> Result<u64, StoreError> {
     let q = bind_pg(sqlx::query(AssertSqlSafe(sql.to_string())), params);
     Ok(q.execute(e).await?.rows_affected())
+}
+
+/// Proof of holding a lease from `Db::try_lease`; dropping it lets go.
+pub struct Lease {
+    // Detached from the pool: closing it is what releases the advisory lock.
+    _conn: Option<sqlx::postgres::PgConnection>,
 }
 
 /// An open transaction; dropped without `commit` it rolls back.

@@ -16,7 +16,7 @@ pub mod import;
 pub mod migrate;
 pub mod record;
 
-pub use db::{Conn, Db, Engine, Param, Row, Tx};
+pub use db::{Conn, Db, Engine, Lease, Param, Row, Tx};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

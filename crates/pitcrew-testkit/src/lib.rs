@@ -6,6 +6,9 @@
 //! PostgreSQL half of a test is skipped with a note — unless `CI=true`, where
 //! a missing PostgreSQL fails the test.
 
+pub mod python;
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -147,3 +147,14 @@ CREATE TABLE message_events (
     at BIGINT NOT NULL
 );
 CREATE INDEX message_events_broadcast ON message_events (workspace_id, broadcast_id, kind, at);
+
+-- Secrets a workspace sends with (the DKIM private key, the key that signs
+-- tracking and unsubscribe links), kept apart from settings so they never
+-- appear in settings replies or the audit log.
+CREATE TABLE workspace_secrets (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, name)
+);

@@ -1,1 +1,452 @@
-//! The send ledger: one row per person in a broadcast's audience, claimed and settled in batches.
+//! The send ledger: one row per person in a broadcast's audience with the
+//! decision made for them. The sender claims rows in small batches
+//! (`queued` → `sending`, committed before anything goes on the wire) and
+//! settles each with its outcome, so after a crash the only rows whose fate
+//! is unknown are those still `sending`, which become `uncertain`.
+
+use std::collections::HashMap;
+
+use crate::{Conn, Engine, Param, Row, StoreError, params};
+
+/// A ledger row about to be written when sending starts.
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    pub contact_id: i64,
+    pub email: String,
+    pub state: &'static str,
+    pub reason: &'static str,
+    pub detail: String,
+    pub not_before: i64,
+}
+
+/// A ledger row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub contact_id: i64,
+    pub email: String,
+    pub state: String,
+    pub reason: String,
+    pub detail: String,
+    pub not_before: i64,
+    pub message_id: Option<String>,
+    pub attempts: i64,
+    pub updated_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+/// How a claimed row ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub contact_id: i64,
+    pub state: &'static str,
+    pub reason: &'static str,
+    pub detail: String,
+    pub message_id: Option<String>,
+    pub sent_at: Option<i64>,
+    /// For a row put back to wait (`queued` or `deferred`): when it may go.
+    pub not_before: i64,
+}
+
+const COLUMNS: &str = "contact_id, email, state, reason, detail, not_before, message_id, attempts, updated_at, sent_at";
+
+fn recipient(r: &Row) -> Result<Recipient, StoreError> {
+    Ok(Recipient {
+        contact_id: r.int("contact_id")?,
+        email: r.text("email")?,
+        state: r.text("state")?,
+        reason: r.text("reason")?,
+        detail: r.text("detail")?,
+        not_before: r.int("not_before")?,
+        message_id: r.opt_text("message_id")?,
+        attempts: r.int("attempts")?,
+        updated_at: r.int("updated_at")?,
+        sent_at: r.opt_int("sent_at")?,
+    })
+}
+
+const INSERT_COLUMNS: usize = 9;
+
+/// Write the ledger rows of a broadcast, many per statement.
+pub async fn insert_recipients(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    rows: &[NewRecipient],
+    now: i64,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(500) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut p = Vec::with_capacity(chunk.len() * INSERT_COLUMNS);
+        for (i, r) in chunk.iter().enumerate() {
+            let base = i * INSERT_COLUMNS;
+            let holes: Vec<String> = (1..=INSERT_COLUMNS)
+                .map(|k| format!("${}", base + k))
+                .collect();
+            values.push(format!("({})", holes.join(", ")));
+            p.extend(params![
+                ws,
+                broadcast_id,
+                r.contact_id,
+                r.email.as_str(),
+                r.state,
+                r.reason,
+                r.detail.as_str(),
+                r.not_before,
+                now
+            ]);
+        }
+        c.execute(
+            &format!(
+                "INSERT INTO broadcast_recipients (workspace_id, broadcast_id, contact_id, email, state, reason, detail, not_before, updated_at) VALUES {}",
+                values.join(", ")
+            ),
+            p,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Take up to `limit` rows that may go now (`queued`, or `deferred` whose
+/// time has come) and mark them `sending`. Call inside a transaction and
+/// commit before sending: the mark is what makes a crash visible.
+pub async fn claim(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Recipient>, StoreError> {
+    let skip_locked = if c.engine() == Engine::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    c.fetch_all(
+        &format!(
+            // The pick is a CTE so it runs once: as a plain `IN (SELECT … LIMIT)`,
+            // PostgreSQL may re-run it and mark more rows than the limit.
+            "WITH picked AS (SELECT contact_id FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id = $2 \
+               AND state IN ('queued', 'deferred') AND not_before <= $3 ORDER BY not_before, contact_id LIMIT $4{skip_locked}) \
+             UPDATE broadcast_recipients SET state = 'sending', attempts = attempts + 1, updated_at = $3 \
+             WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id IN (SELECT contact_id FROM picked) \
+             RETURNING {COLUMNS}"
+        ),
+        params![ws, broadcast_id, now, limit],
+    )
+    .await?
+    .iter()
+    .map(recipient)
+    .collect()
+}
+
+/// Record how claimed rows ended. Only rows still `sending` change, so a
+/// row settled twice (or recovered as uncertain meanwhile) is not rewritten.
+pub async fn settle(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    outcomes: &[Outcome],
+    now: i64,
+) -> Result<(), StoreError> {
+    for o in outcomes {
+        c.execute(
+            "UPDATE broadcast_recipients SET state = $4, reason = $5, detail = $6, message_id = COALESCE($7, message_id), sent_at = $8, \
+             not_before = $9, updated_at = $10 WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id = $3 AND state = 'sending'",
+            params![
+                ws,
+                broadcast_id,
+                o.contact_id,
+                o.state,
+                o.reason,
+                o.detail.as_str(),
+                o.message_id.clone(),
+                o.sent_at,
+                o.not_before,
+                now
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// After the sender stopped without settling: rows still `sending` may or
+/// may not have gone out, so they become `uncertain` and are never re-sent
+/// on their own. Returns how many.
+pub async fn recover_in_flight(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    c.execute(
+        "UPDATE broadcast_recipients SET state = 'uncertain', detail = 'the sender stopped while handing this message over; it may or may not have been delivered', \
+         updated_at = $3 WHERE workspace_id = $1 AND broadcast_id = $2 AND state = 'sending'",
+        params![ws, broadcast_id, now],
+    )
+    .await
+}
+
+/// Rows waiting to go are skipped as cancelled. Returns how many.
+pub async fn cancel_waiting(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    c.execute(
+        "UPDATE broadcast_recipients SET state = 'skipped', reason = 'cancelled', updated_at = $3 \
+         WHERE workspace_id = $1 AND broadcast_id = $2 AND state IN ('queued', 'deferred')",
+        params![ws, broadcast_id, now],
+    )
+    .await
+}
+
+/// How many rows still wait or are in flight, and the earliest time a
+/// waiting row may go.
+pub async fn pending(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+) -> Result<(i64, Option<i64>), StoreError> {
+    let row = c
+        .fetch_one(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN state <> 'sending' THEN not_before END) AS next FROM broadcast_recipients \
+             WHERE workspace_id = $1 AND broadcast_id = $2 AND state IN ('queued', 'deferred', 'sending')",
+            params![ws, broadcast_id],
+        )
+        .await?;
+    Ok((row.int("n")?, row.opt_int("next")?))
+}
+
+/// One person's row: the decision log entry.
+pub async fn recipient_of(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    contact_id: i64,
+) -> Result<Option<Recipient>, StoreError> {
+    let row = c
+        .fetch_optional(
+            &format!(
+                "SELECT {COLUMNS} FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id = $3"
+            ),
+            params![ws, broadcast_id, contact_id],
+        )
+        .await?;
+    row.as_ref().map(recipient).transpose()
+}
+
+/// A page of rows in contact order, optionally in one state.
+pub async fn list_recipients(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    state: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Recipient>, StoreError> {
+    let mut p = params![ws, broadcast_id, after, limit];
+    let filter = match state {
+        Some(s) => {
+            p.push(Param::from(s));
+            " AND state = $5"
+        }
+        None => "",
+    };
+    c.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id > $3{filter} \
+             ORDER BY contact_id LIMIT $4"
+        ),
+        p,
+    )
+    .await?
+    .iter()
+    .map(recipient)
+    .collect()
+}
+
+/// Rows per state and reason: (state, reason, count).
+pub async fn state_counts(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    c.fetch_all(
+        "SELECT state, reason, COUNT(*) AS n FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id = $2 \
+         GROUP BY state, reason ORDER BY state, reason",
+        params![ws, broadcast_id],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text("state")?, r.text("reason")?, r.int("n")?)))
+    .collect()
+}
+
+/// Marketing emails per person from other broadcasts that count against a
+/// frequency cap: sent since `since`, or on their way (waiting, in flight,
+/// uncertain).
+pub async fn recent_sends(
+    mut c: Conn<'_>,
+    ws: i64,
+    except_broadcast: i64,
+    since: i64,
+) -> Result<HashMap<i64, i64>, StoreError> {
+    c.fetch_all(
+        "SELECT contact_id, COUNT(*) AS n FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id <> $2 \
+         AND ((state = 'sent' AND sent_at >= $3) OR state IN ('queued', 'deferred', 'sending', 'uncertain')) GROUP BY contact_id",
+        params![ws, except_broadcast, since],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.int("contact_id")?, r.int("n")?)))
+    .collect()
+}
+
+/// Messages a provider accepted since `since`, across the workspace's
+/// broadcasts (a restarted sender keeps honouring the hourly limit).
+pub async fn sent_through_provider(
+    mut c: Conn<'_>,
+    ws: i64,
+    provider_id: i64,
+    since: i64,
+) -> Result<i64, StoreError> {
+    let row = c
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM broadcast_recipients r JOIN broadcasts b ON b.workspace_id = r.workspace_id AND b.id = r.broadcast_id \
+             WHERE r.workspace_id = $1 AND b.provider_id = $2 AND r.state = 'sent' AND r.sent_at >= $3",
+            params![ws, provider_id, since],
+        )
+        .await?;
+    row.int("n")
+}
+
+/// The broadcast and person a sent message belongs to, by its Message-ID.
+pub async fn by_message_id(
+    mut c: Conn<'_>,
+    ws: i64,
+    message_id: &str,
+) -> Result<Option<(i64, Recipient)>, StoreError> {
+    let row = c
+        .fetch_optional(
+            &format!(
+                "SELECT broadcast_id, {COLUMNS} FROM broadcast_recipients WHERE workspace_id = $1 AND message_id = $2"
+            ),
+            params![ws, message_id],
+        )
+        .await?;
+    match row {
+        Some(r) => Ok(Some((r.int("broadcast_id")?, recipient(&r)?))),
+        None => Ok(None),
+    }
+}
+
+/// The most recent broadcast sent to an address, for a bounce that names
+/// only the recipient.
+pub async fn last_sent_to(
+    mut c: Conn<'_>,
+    ws: i64,
+    email: &str,
+) -> Result<Option<(i64, Recipient)>, StoreError> {
+    let row = c
+        .fetch_optional(
+            &format!(
+                "SELECT broadcast_id, {COLUMNS} FROM broadcast_recipients WHERE workspace_id = $1 AND email = $2 AND state = 'sent' \
+                 ORDER BY sent_at DESC LIMIT 1"
+            ),
+            params![ws, email],
+        )
+        .await?;
+    match row {
+        Some(r) => Ok(Some((r.int("broadcast_id")?, recipient(&r)?))),
+        None => Ok(None),
+    }
+}
+
+/// The current email-channel consent for a topic, per person:
+/// (subscribed, legal basis).
+pub async fn topic_consent(
+    mut c: Conn<'_>,
+    ws: i64,
+    topic: &str,
+) -> Result<HashMap<i64, (bool, String)>, StoreError> {
+    c.fetch_all(
+        "SELECT contact_id, subscribed, legal_basis FROM consent_state WHERE workspace_id = $1 AND topic = $2 AND channel = 'email'",
+        params![ws, topic],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.int("contact_id")?,
+            (r.bool("subscribed")?, r.text("legal_basis")?),
+        ))
+    })
+    .collect()
+}
+
+/// The email-channel consent for a topic of some people, for the check
+/// made again just before sending: (subscribed, legal basis).
+pub async fn topic_consent_of(
+    mut c: Conn<'_>,
+    ws: i64,
+    topic: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, (bool, String)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    c.fetch_all(
+        &format!(
+            "SELECT contact_id, subscribed, legal_basis FROM consent_state WHERE workspace_id = $1 AND topic = $2 AND channel = 'email' \
+             AND contact_id IN ({})",
+            list.join(", ")
+        ),
+        params![ws, topic],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.int("contact_id")?,
+            (r.bool("subscribed")?, r.text("legal_basis")?),
+        ))
+    })
+    .collect()
+}
+
+/// Which of these addresses are suppressed for a topic (globally or for
+/// the topic), with the reason.
+pub async fn suppressed_among(
+    mut c: Conn<'_>,
+    ws: i64,
+    topic: &str,
+    emails: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
+    if emails.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut p = params![ws, topic];
+    let holes: Vec<String> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            p.push(Param::from(e.as_str()));
+            format!("${}", i + 3)
+        })
+        .collect();
+    c.fetch_all(
+        &format!(
+            "SELECT email, reason FROM suppressions WHERE workspace_id = $1 AND (topic = '' OR topic = $2) AND email IN ({})",
+            holes.join(", ")
+        ),
+        p,
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text("email")?, r.text("reason")?)))
+    .collect()
+}

@@ -349,45 +349,10 @@ async fn gzip_bodies_and_client_clock_skew_are_handled() {
 }
 
 /// A Python with the official `segment-analytics-python` SDK: the one in
-/// `PITCREW_TEST_PYTHON`, or a virtual environment this test makes once
-/// under the build folder with the system's `python3` and PyPI.
+/// `PITCREW_TEST_PYTHON`, or the test kit's virtual environment for it.
 fn sdk_python() -> Option<String> {
-    let has_sdk = |python: &str| {
-        std::process::Command::new(python)
-            .args(["-c", "import segment.analytics"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if let Ok(python) = std::env::var("PITCREW_TEST_PYTHON") {
-        return has_sdk(&python).then_some(python);
-    }
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("segment-sdk-python");
-    let python = venv
-        .join("bin")
-        .join("python")
-        .to_string_lossy()
-        .into_owned();
-    if has_sdk(&python) {
-        return Some(python);
-    }
-    let run = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let made = run("python3", &["-m", "venv", &venv.to_string_lossy()])
-        && run(
-            &python,
-            &[
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "segment-analytics-python==2.4.0",
-            ],
-        );
-    (made && has_sdk(&python)).then_some(python)
+    pitcrew_testkit::python::venv("segment-sdk-python", &["segment-analytics-python==2.4.0"])
+        .map(|python| python.to_string_lossy().into_owned())
 }
 
 #[tokio::test]
