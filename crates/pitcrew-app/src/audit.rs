@@ -11,7 +11,8 @@ use crate::{Actor, AppError};
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
-    /// `contact`, `account`, `field`, `user`, `token` or `workspace`.
+    /// `contact`, `account`, `field`, `user`, `token`, `workspace`, `source`,
+    /// `segment`, `topic`, `consent`, `suppression`, `provider`, `template` or `broadcast`.
     pub object_type: Option<String>,
     /// The object's id (for fields `<object>.<key>`, e.g. `contact.plan`).
     pub object_id: Option<String>,
@@ -31,6 +32,13 @@ const OBJECT_TYPES: &[&str] = &[
     "token",
     "workspace",
     "source",
+    "segment",
+    "topic",
+    "consent",
+    "suppression",
+    "provider",
+    "template",
+    "broadcast",
 ];
 
 pub async fn list(db: &Db, actor: &Actor, p: AuditParams) -> Result<Vec<AuditEntry>, AppError> {

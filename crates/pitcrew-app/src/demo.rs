@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+mod campaign;
+
 use pitcrew_core::admin::{ObjectType, Role, Workspace};
 use pitcrew_core::record::{Mode, ObjectKind, PicklistOption, validate_record};
 use pitcrew_core::time::format_ms;
@@ -510,6 +512,7 @@ async fn populate(
     edit_records(db, &actors[1], &actors[2], &contacts, &accounts, now).await?;
     send_events(db, ws.id, now).await?;
     add_segments(db, &actors[2], now).await?;
+    campaign::add_campaigns(db, &actors[0], &actors[2], now).await?;
     Ok(ws)
 }
 

@@ -44,7 +44,7 @@ pub fn venv_in(root: &Path, name: &str, packages: &[&str]) -> Option<PathBuf> {
             return Some(python);
         }
         eprintln!(
-            "note: PITCREW_TEST_PYTHON={} lacks one of {packages:?}",
+            "note: PITCREW_TEST_PYTHON={} cannot run or lacks one of {packages:?}",
             python.display()
         );
         return None;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod ingest;
 mod ops;
+mod public;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -117,6 +118,8 @@ fn api(limits: ingest::IngestLimits) -> (Router<AppState>, utoipa::openapi::Open
     let router = api::import::routes(router);
     let router = api::health::routes(router);
     let router = api::audience::routes(router);
+    let router = api::campaign::routes(router);
+    let router = public::routes(router);
     let router = ops::documented(router);
     let router = ingest::routes(router, limits);
     router.split_for_parts()

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -22,12 +23,15 @@ pub struct FileConfig {
     pub max_message_kb: Option<usize>,
     pub max_batch_kb: Option<usize>,
     pub max_batch_messages: Option<usize>,
+    pub sender: Option<bool>,
+    pub sender_interval_ms: Option<u64>,
 }
 
 /// The settings given on the command line or in the environment.
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct Overrides {
-    /// A TOML file with any of: database_url, data_dir, listen, base_url, secret_key, log.
+    /// A TOML file with any of: database_url, data_dir, listen, base_url, secret_key, log,
+    /// sender, sender_interval_ms.
     #[arg(long, global = true, env = "PITCREW_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where pitcrew keeps its data: `sqlite://FILE` (the default, under the
@@ -77,6 +81,26 @@ pub struct Overrides {
         value_name = "N"
     )]
     pub max_batch_messages: Option<usize>,
+    /// Whether `serve` and `demo` send broadcasts [default: true]. Give
+    /// `false` for a web-only process when another process sharing the
+    /// PostgreSQL database sends (only one sends at a time anyway).
+    #[arg(
+        long,
+        global = true,
+        env = "PITCREW_SENDER",
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub sender: Option<bool>,
+    /// How often the sender looks for broadcasts that are due, in
+    /// milliseconds [default: 1000].
+    #[arg(
+        long,
+        global = true,
+        env = "PITCREW_SENDER_INTERVAL_MS",
+        value_name = "MS"
+    )]
+    pub sender_interval_ms: Option<u64>,
 }
 
 /// A value that must never be printed.
@@ -100,6 +124,10 @@ pub struct Config {
     pub log: String,
     /// Tracking API limits: message bytes, body bytes, messages per batch.
     pub ingest_limits: (usize, usize, usize),
+    /// Whether this process sends broadcasts.
+    pub sender: bool,
+    /// How often the sender looks for due broadcasts.
+    pub sender_interval: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -112,6 +140,8 @@ impl fmt::Debug for Config {
             .field("secret_key", &self.secret_key)
             .field("log", &self.log)
             .field("ingest_limits", &self.ingest_limits)
+            .field("sender", &self.sender)
+            .field("sender_interval", &self.sender_interval)
             .finish()
     }
 }
@@ -158,6 +188,8 @@ impl Config {
             None => FileConfig::default(),
         };
         let ingest_limits = ingest_limits(o, &file)?;
+        let sender_interval = sender_interval(o, &file)?;
+        let sender = o.sender.or(file.sender).unwrap_or(true);
         let data_dir = o
             .data_dir
             .clone()
@@ -217,6 +249,8 @@ impl Config {
             base_url,
             secret_key: Secret(secret_key),
             ingest_limits,
+            sender,
+            sender_interval,
             log: o.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
         })
     }
@@ -235,6 +269,23 @@ fn ingest_limits(o: &Overrides, file: &FileConfig) -> anyhow::Result<(usize, usi
         );
     }
     Ok((message_kb * 1024, batch_kb * 1024, messages))
+}
+
+/// Shortest and longest wait between the sender's looks for due broadcasts.
+const SENDER_INTERVAL_MS: (u64, u64) = (10, 600_000);
+
+fn sender_interval(o: &Overrides, file: &FileConfig) -> anyhow::Result<Duration> {
+    let ms = o
+        .sender_interval_ms
+        .or(file.sender_interval_ms)
+        .unwrap_or(1000);
+    let (min, max) = SENDER_INTERVAL_MS;
+    if !(min..=max).contains(&ms) {
+        bail!(
+            "sender_interval_ms must be between {min} and {max} (got {ms}); 1000 looks for due broadcasts every second"
+        );
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -303,6 +354,8 @@ mod tests {
             secret_key: Secret("0123456789abcdef0123456789abcdef-very-secret".into()),
             log: "info".into(),
             ingest_limits: (1, 2, 3),
+            sender: true,
+            sender_interval: Duration::from_secs(1),
         };
         let shown = format!("{c:?}");
         assert!(
@@ -347,6 +400,43 @@ mod tests {
 #[cfg(test)]
 mod limit_tests {
     use super::*;
+
+    #[test]
+    fn the_sender_runs_by_default_and_a_web_only_process_turns_it_off() {
+        let key = Some("k".repeat(32));
+        let o = Overrides {
+            secret_key: key.clone(),
+            ..Overrides::default()
+        };
+        let c = Config::load(&o).expect("valid");
+        assert!(c.sender);
+        assert_eq!(c.sender_interval, Duration::from_secs(1));
+        let o = Overrides {
+            secret_key: key.clone(),
+            sender: Some(false),
+            sender_interval_ms: Some(250),
+            ..Overrides::default()
+        };
+        let c = Config::load(&o).expect("valid");
+        assert!(!c.sender);
+        assert_eq!(c.sender_interval, Duration::from_millis(250));
+
+        let file: FileConfig =
+            toml::from_str("sender = false\nsender_interval_ms = 50\n").expect("file");
+        assert_eq!(file.sender, Some(false));
+        assert_eq!(
+            sender_interval(&Overrides::default(), &file).expect("valid"),
+            Duration::from_millis(50)
+        );
+
+        let o = Overrides {
+            secret_key: key,
+            sender_interval_ms: Some(0),
+            ..Overrides::default()
+        };
+        let e = Config::load(&o).expect_err("zero interval").to_string();
+        assert!(e.contains("sender_interval_ms must be between 10"), "{e}");
+    }
 
     #[test]
     fn tracking_limits_default_to_the_segment_ones_and_can_be_raised() {

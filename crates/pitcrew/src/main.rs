@@ -6,8 +6,12 @@ mod health;
 mod import;
 mod segment;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use pitcrew_app::campaign::send::Sender;
 use pitcrew_app::{Actor, AppError, Db, admin, demo, now_ms};
 use pitcrew_core::admin::{Member, Role, Workspace};
 
@@ -26,7 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the web app and API (applies pending database migrations first).
+    /// Start the web app and API, and send broadcasts that are due (applies
+    /// pending database migrations first).
     Serve {
         /// Do not apply migrations at start; fail instead if any are pending.
         #[arg(long)]
@@ -311,11 +316,69 @@ async fn serve(db: Db, config: &Config) -> anyhow::Result<()> {
             )
         })?;
     tracing::info!(address = %config.listen, base_url = %config.base_url, database = %redact_url(&config.database_url), "pitcrew is serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let on_signal = Arc::clone(&stop);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.send_replace(true);
+    });
+    let sender = config
+        .sender
+        .then(|| start_sender(&db, config.sender_interval, stopped(stopping.clone())));
+    if sender.is_none() {
+        tracing::info!(
+            "this process sends no email (sender off); another pitcrew process sharing the database must send"
+        );
+    }
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped(stopping))
+        .await;
+    // However the server ended, the sender stops with it.
+    stop.send_replace(true);
+    if let Some(sender) = sender {
+        finish_sender(sender).await;
+    }
     db.close().await;
+    served?;
     Ok(())
+}
+
+/// Longest wait, at shutdown, for the messages on the wire to be settled.
+/// Past it the process exits anyway and the next start reports them uncertain.
+const SENDER_GRACE: Duration = Duration::from_secs(30);
+
+/// Run the sender next to the web server until `stop` resolves.
+fn start_sender(
+    db: &Db,
+    interval: Duration,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tracing::info!(
+        interval_ms = interval.as_millis(),
+        "the sender is starting; it sends once it holds the sender lease"
+    );
+    let sender = Arc::new(Sender::new(db.clone(), Arc::new(now_ms)));
+    tokio::spawn(sender.run(interval, stop))
+}
+
+async fn finish_sender(mut task: tokio::task::JoinHandle<()>) {
+    match tokio::time::timeout(SENDER_GRACE, &mut task).await {
+        Ok(Ok(())) => tracing::info!("the sender has stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the sender stopped abnormally"),
+        Err(_) => {
+            task.abort();
+            tracing::warn!(
+                grace_s = SENDER_GRACE.as_secs(),
+                "the sender did not settle its messages in time; the next start marks them uncertain"
+            );
+        }
+    }
+}
+
+/// Resolves once shutdown was asked for (or can no longer be).
+async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
 }
 
 async fn shutdown_signal() {

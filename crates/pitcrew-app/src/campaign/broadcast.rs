@@ -1300,6 +1300,12 @@ fn explain(r: &Recipient) -> (RecipientState, Option<SkipReason>, String) {
     let state = RecipientState::parse(&r.state).unwrap_or(RecipientState::Queued);
     let reason = SkipReason::parse(&r.reason);
     let text = match state {
+        // A row back in the queue after a failed try keeps why, and when it goes next.
+        RecipientState::Queued if !r.detail.is_empty() => format!(
+            "waiting to be tried again at {}: {}",
+            format_ms(r.not_before),
+            r.detail
+        ),
         RecipientState::Queued => "waiting for its turn to be sent".to_string(),
         RecipientState::Deferred => format!("waiting: {}", r.detail),
         RecipientState::Sending => "being handed to the SMTP server now".to_string(),

@@ -684,8 +684,9 @@ pub async fn record_consent(
             &mut tx,
             if r.subscribed { "opt_in" } else { "opt_out" },
             ObjectType::Consent,
-            r.id,
+            contact_id,
             json!({
+                "record_id": r.id,
                 "contact_id": contact_id,
                 "topic": r.topic,
                 "channel": r.channel,
@@ -830,6 +831,7 @@ pub async fn unsubscribe_everything(
     if !written.is_empty() {
         let topics: Vec<&str> = written.iter().map(|r| r.topic.as_str()).collect();
         let ids: Vec<i64> = written.iter().map(|r| r.id).collect();
+        let channel = written[0].channel.as_str();
         actor
             .log(
                 &mut tx,

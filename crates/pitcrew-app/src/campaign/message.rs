@@ -848,9 +848,11 @@ mod tests {
         assert!(!headers.contains("\r\nBcc:"), "{headers}");
     }
 
+    type Spoil = fn(&mut Outgoing);
+
     #[test]
     fn bad_inputs_name_the_field() {
-        let cases: [(fn(&mut Outgoing), &str); 8] = [
+        let cases: [(Spoil, &str); 8] = [
             (
                 |o| o.from_email = "news at example.com".into(),
                 "from_email",

@@ -9,6 +9,7 @@
 //! again, so an unsubscribe during a long send takes effect at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,10 +71,14 @@ pub struct Sender {
     db: Db,
     clock: ClockFn,
     ready: Mutex<HashMap<(i64, i64), Arc<Prepared_>>>,
-    mailers: Mutex<HashMap<(i64, i64), Arc<Mailer>>>,
+    /// Per provider, with the settings it was made from: a provider whose
+    /// settings changed (an admin fixing a refused login) gets a new mailer.
+    mailers: Mutex<HashMap<(i64, i64), (SmtpConfig, Arc<Mailer>)>>,
     /// People per batch per connection: rows in flight at a crash are at
     /// most this times the provider's concurrency.
     per_connection: i64,
+    /// Set when `run` is asked to stop: no new batch is claimed.
+    stopping: AtomicBool,
 }
 
 impl Sender {
@@ -84,6 +89,7 @@ impl Sender {
             ready: Mutex::new(HashMap::new()),
             mailers: Mutex::new(HashMap::new()),
             per_connection: 4,
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -93,7 +99,9 @@ impl Sender {
 
     /// Take the sender lease (waiting while another process holds it),
     /// settle what a previous run left in flight, then work due broadcasts
-    /// every `interval` until `stop` resolves.
+    /// every `interval` until `stop` resolves. Once it has, no new batch is
+    /// claimed, and the batch on the wire is sent and settled before `run`
+    /// returns, so a graceful stop leaves nothing uncertain.
     pub async fn run(self: Arc<Self>, interval: Duration, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
         let _lease: Lease = loop {
@@ -107,11 +115,32 @@ impl Sender {
                 _ = tokio::time::sleep(interval * 5) => {}
             }
         };
-        if let Err(e) = self.recover().await {
-            tracing::error!(error = %e.message, "the sender could not settle messages left in flight");
-        }
+        let recovered = match self.recover().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e.message, "the sender could not settle messages left in flight");
+                0
+            }
+        };
+        tracing::info!(
+            recovered_as_uncertain = recovered,
+            "the sender holds its lease and is sending"
+        );
         loop {
-            if let Err(e) = self.tick().await {
+            let tick = self.tick();
+            tokio::pin!(tick);
+            let ticked = tokio::select! {
+                r = &mut tick => r,
+                _ = &mut stop => {
+                    // The tick ends at its next claim; the batch on the wire still settles.
+                    self.stopping.store(true, Ordering::SeqCst);
+                    if let Err(e) = tick.await {
+                        tracing::error!(code = e.code, error = %e.message, "sending failed while stopping");
+                    }
+                    return;
+                }
+            };
+            if let Err(e) = ticked {
                 tracing::error!(code = e.code, error = %e.message, "sending failed; retrying");
             }
             tokio::select! {
@@ -145,6 +174,9 @@ impl Sender {
     /// until nothing more can go now.
     pub async fn tick(&self) -> Result<(), AppError> {
         for (ws, id, status) in repo::due_broadcasts(self.db.conn(), self.now()).await? {
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
             if status == BroadcastStatus::Scheduled.as_str() {
                 super::broadcast::begin_scheduled(&self.db, ws, id, self.now()).await?;
             }
@@ -154,10 +186,14 @@ impl Sender {
     }
 
     /// Send a broadcast's waiting people until none can go now (the rest
-    /// wait for quiet hours or a retry), or it is paused or cancelled.
+    /// wait for quiet hours or a retry), it is paused or cancelled, or the
+    /// sender is stopping.
     pub async fn work(&self, ws: i64, id: i64) -> Result<Progress, AppError> {
         let mut total = Progress::default();
         loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return Ok(total);
+            }
             let b = broadcast_or_404(self.db.conn(), ws, id, false).await?;
             if status_of(&b) != BroadcastStatus::Sending {
                 self.forget(ws, id);
@@ -263,22 +299,21 @@ impl Sender {
         ws: i64,
         p: &pitcrew_store::campaign::provider::StoredProvider,
     ) -> Result<Arc<Mailer>, AppError> {
-        if let Some(m) = self
-            .mailers
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(ws, p.id)).cloned())
-        {
+        let cfg = smtp_config(p);
+        if let Some(m) = self.mailers.lock().ok().and_then(|m| {
+            m.get(&(ws, p.id))
+                .filter(|(made_from, _)| *made_from == cfg)
+                .map(|(_, mailer)| mailer.clone())
+        }) {
             return Ok(m);
         }
         let hour_ago = self.now() - 3_600_000;
         let sent = ledger::sent_through_provider(self.db.conn(), ws, p.id, hour_ago).await?;
-        let cfg = smtp_config(p);
         let mailer = Mailer::with_history(&cfg, u32::try_from(sent).unwrap_or(u32::MAX))
             .map_err(|e| AppError::invalid(e.code(), "provider_id", e.to_string()))?;
         let mailer = Arc::new(mailer);
         if let Ok(mut m) = self.mailers.lock() {
-            m.insert((ws, p.id), mailer.clone());
+            m.insert((ws, p.id), (cfg, mailer.clone()));
         }
         Ok(mailer)
     }
@@ -687,4 +722,100 @@ pub(crate) fn smtp_config(p: &pitcrew_store::campaign::provider::StoredProvider)
         per_hour: u32::try_from(p.per_hour).unwrap_or(0),
         concurrency: u32::try_from(p.concurrency).unwrap_or(1).max(1),
     }
+}
+
+/// A test email: a template rendered as one contact and sent to a few
+/// addresses through a provider, outside any broadcast and its ledger.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestSend {
+    /// Up to 10 addresses to send the test to.
+    pub to: Vec<String>,
+    /// The contact whose fields personalise it.
+    pub contact_id: i64,
+    pub subject: String,
+    pub from_name: String,
+    pub from_email: String,
+    pub provider_id: i64,
+}
+
+/// Where a test email went.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TestSent {
+    pub sent: Vec<String>,
+}
+
+const TEST_RECIPIENTS: usize = 10;
+
+pub async fn test_send(
+    db: &Db,
+    actor: &Actor,
+    template_id: i64,
+    t: TestSend,
+    now: i64,
+) -> Result<TestSent, AppError> {
+    actor.require(pitcrew_core::admin::Action::ManageCampaigns)?;
+    let ws = actor.workspace_id;
+    if t.to.is_empty() || t.to.len() > TEST_RECIPIENTS {
+        return Err(AppError::invalid(
+            "test_recipients_invalid",
+            "to",
+            format!("list 1 to {TEST_RECIPIENTS} addresses to send the test to"),
+        ));
+    }
+    for (i, a) in t.to.iter().enumerate() {
+        if !pitcrew_core::campaign::is_sendable_address(a.trim()) {
+            return Err(AppError::invalid(
+                "email_invalid",
+                &format!("to[{i}]"),
+                format!("`{a}` is not an email address"),
+            ));
+        }
+    }
+    if !pitcrew_core::campaign::is_sendable_address(t.from_email.trim()) {
+        return Err(AppError::invalid(
+            "email_invalid",
+            "from_email",
+            "give the From address the test is sent from",
+        ));
+    }
+    let rendered =
+        super::template::preview_template(db, actor, template_id, t.contact_id, &t.subject, now)
+            .await?;
+    let provider = stored_provider(db.conn(), ws, t.provider_id)
+        .await
+        .map_err(|e| e.at("provider_id"))?;
+    let dkim = match dkim_of(db.conn(), ws).await? {
+        Some(d) => DkimKey::new(&d.domain, &d.selector, &d.private_key).ok(),
+        None => None,
+    };
+    let mailer = Mailer::new(&smtp_config(&provider))
+        .map_err(|e| AppError::invalid(e.code(), "provider_id", e.to_string()))?;
+    let rules = rules_of(db.conn(), ws).await?;
+    let base = rules.public_url.trim_end_matches('/');
+    let domain = t.from_email.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    let mut sent = Vec::new();
+    for to in &t.to {
+        let outgoing = Outgoing {
+            from_name: t.from_name.clone(),
+            from_email: t.from_email.trim().to_string(),
+            reply_to: None,
+            to: to.trim().to_string(),
+            subject: format!("[Test] {}", rendered.subject),
+            html: rendered.html.clone(),
+            text: rendered.text.clone(),
+            message_id: message::message_id(domain),
+            unsubscribe_url: format!("{base}/unsubscribe"),
+            unsubscribe_mailto: None,
+            feedback_id: None,
+        };
+        let msg = message::build(&outgoing, dkim.as_ref())
+            .map_err(|e| AppError::invalid(e.code(), e.field(), e.to_string()))?;
+        mailer.send(&msg).await.map_err(|e| {
+            AppError::new(crate::ErrorKind::Conflict, e.code(), e.to_string()).at("provider_id")
+        })?;
+        sent.push(outgoing.to);
+    }
+    mailer.shutdown().await;
+    Ok(TestSent { sent })
 }

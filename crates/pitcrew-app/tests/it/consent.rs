@@ -173,12 +173,8 @@ async fn an_opt_in_is_appended_to_the_ledger_and_becomes_the_current_state() {
         let entries = audit(db, ws.id, "consent").await;
         assert_eq!(entries.len(), 1, "{engine:?}");
         assert_eq!(entries[0].action, "opt_in", "{engine:?}");
-        assert_eq!(entries[0].object_id, r.id.to_string(), "{engine:?}");
-        assert_eq!(
-            entries[0].changes["contact_id"],
-            json!(ana.id),
-            "{engine:?}"
-        );
+        assert_eq!(entries[0].object_id, ana.id.to_string(), "{engine:?}");
+        assert_eq!(entries[0].changes["record_id"], json!(r.id), "{engine:?}");
     }
 }
 
@@ -859,6 +855,36 @@ async fn unsubscribing_from_everything_is_one_call_and_repeating_it_writes_nothi
                 .await
                 .iter()
                 .any(|s| s.topic == "Events" && s.subscribed),
+            "{engine:?}"
+        );
+
+        // A member records a request made by phone: the same, under their name, audited once.
+        let bob = contact(db, &marketer, json!({"email": "bob@example.com"})).await;
+        let by_phone = consent::unsubscribe_everything(
+            db,
+            &marketer,
+            bob.id,
+            "email",
+            ConsentSource::Admin,
+            NOW,
+        )
+        .await
+        .expect("unsubscribe everything");
+        assert_eq!(by_phone.len(), 3, "{engine:?}");
+        assert!(
+            by_phone.iter().all(|r| r.by == "marketer@test"),
+            "{engine:?}"
+        );
+        let entries = audit(db, ws.id, "consent").await;
+        let all: Vec<&AuditEntry> = entries
+            .iter()
+            .filter(|e| e.action == "opt_out_all")
+            .collect();
+        assert_eq!(all.len(), 1, "{engine:?}");
+        assert_eq!(all[0].object_id, bob.id.to_string(), "{engine:?}");
+        assert_eq!(
+            all[0].changes["topics"],
+            json!(["Events", "Newsletter", "Product updates"]),
             "{engine:?}"
         );
     }

@@ -282,7 +282,7 @@ async fn mailer_delivers_signed_messages_with_compliance_headers() {
     let got = sink.messages();
     for (received, o) in got.iter().zip(&sent) {
         assert_eq!(received.mail_from, "news@example.com");
-        assert_eq!(received.rcpt_to, [o.to.clone()]);
+        assert_eq!(received.rcpt_to, [o.to.as_str()]);
         assert_eq!(received.login.as_deref(), Some("campaigns"));
         assert_compliant(&received.data, o);
     }

@@ -11,6 +11,7 @@ mod audit;
 mod broadcast;
 mod consent;
 mod equivalence;
+mod feedback;
 mod fields;
 mod health;
 mod import;
@@ -18,6 +19,7 @@ mod ingest;
 mod isolation;
 mod mail;
 mod record;
+mod sending;
 mod templates;
 
 use std::fmt::Debug;

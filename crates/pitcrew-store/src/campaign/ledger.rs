@@ -142,6 +142,9 @@ pub async fn claim(
 
 /// Record how claimed rows ended. Only rows still `sending` change, so a
 /// row settled twice (or recovered as uncertain meanwhile) is not rewritten.
+/// The claim counted an attempt; a row deferred or skipped before it went
+/// on the wire gives it back, so `attempts` counts hand-overs to the server
+/// (which the retry backoff and its limit rest on).
 pub async fn settle(
     mut c: Conn<'_>,
     ws: i64,
@@ -152,7 +155,8 @@ pub async fn settle(
     for o in outcomes {
         c.execute(
             "UPDATE broadcast_recipients SET state = $4, reason = $5, detail = $6, message_id = COALESCE($7, message_id), sent_at = $8, \
-             not_before = $9, updated_at = $10 WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id = $3 AND state = 'sending'",
+             not_before = $9, updated_at = $10, attempts = CASE WHEN $4 IN ('deferred', 'skipped') THEN attempts - 1 ELSE attempts END \
+             WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id = $3 AND state = 'sending'",
             params![
                 ws,
                 broadcast_id,

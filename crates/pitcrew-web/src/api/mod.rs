@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audience;
+pub mod campaign;
 pub mod events;
 pub mod health;
 pub mod import;

@@ -3,6 +3,7 @@
 //! runs on SQLite and on PostgreSQL.
 
 mod audience;
+mod campaign;
 mod errors;
 mod health;
 mod import;

@@ -3,6 +3,7 @@
 
 mod import;
 mod segment;
+mod sending;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
