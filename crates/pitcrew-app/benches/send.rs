@@ -326,6 +326,15 @@ fn memory_mb(key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The 1-minute load average: other work on the machine slows the wall
+/// clock (CPU time per email is affected far less).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Start a new peak: the kernel sets VmHWM back to the current RSS.
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -370,7 +379,7 @@ fn accounts_for(contacts: usize) -> usize {
 
 /// Contact `n`'s account, if it has one: four in five do, 20 per account.
 fn account_of(n: usize) -> Option<usize> {
-    (n % 5 != 0).then(|| (n - 1) / 20 + 1)
+    (!n.is_multiple_of(5)).then(|| (n - 1) / 20 + 1)
 }
 
 /// Contact `n`'s fields, as the SQL below writes them.
@@ -801,11 +810,13 @@ async fn bench(o: &Options, db: &Db, engine_label: &str) {
         Arc::new(move || NOW + t0.elapsed().as_millis() as i64),
     );
     let (cpu_before, sink_before) = (Cpu::me(), sink.cpu());
+    let load_before = load();
     let started = Instant::now();
     let progress = sender.work(w.ws, b.id).await.expect("send");
     let send = started.elapsed();
     let (cpu, sink_cpu) = (Cpu::me().since(cpu_before), sink.cpu().since(sink_before));
     let send_peak = memory_mb("VmHWM");
+    let load_after = load();
     drop(sender);
 
     // Fail loudly unless every person got exactly one email.
@@ -860,9 +871,10 @@ async fn bench(o: &Options, db: &Db, engine_label: &str) {
         start.as_secs_f64()
     );
     println!(
-        "send: Sender::work until sent, {} people per batch: {:.2}s",
+        "send: Sender::work until sent, {} people per batch: {:.2}s (machine load {load_before} before, {load_after} after, on {} CPUs)",
         4 * CONCURRENCY,
-        send.as_secs_f64()
+        send.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, usize::from)
     );
     println!();
     println!(

@@ -161,12 +161,11 @@ fn preferences_link(token: &str) -> String {
     format!("{token}/preferences")
 }
 
-fn preferences_page(token: &str, p: &Preferences, saved: bool) -> Response {
+fn preferences_page(p: &Preferences, saved: bool) -> Response {
     let page = Page {
         page: "preferences",
         title: "Your email preferences",
         email: &p.email,
-        preferences: preferences_link(token),
         topics: &p.topics,
         saved,
         wording: feedback::PREFERENCES_WORDING,
@@ -312,7 +311,7 @@ async fn preferences(
         return broken();
     };
     match feedback::preferences(&s.db, &token, now_ms()).await {
-        Ok(p) => preferences_page(&token, &p, false),
+        Ok(p) => preferences_page(&p, false),
         Err(e) => error_page(&e),
     }
 }
@@ -362,7 +361,7 @@ async fn save_preferences(
         return failed(StatusCode::BAD_REQUEST);
     };
     match feedback::set_preferences(&s.db, &token, &topics, now_ms()).await {
-        Ok(p) => preferences_page(&token, &p, true),
+        Ok(p) => preferences_page(&p, true),
         Err(e) => error_page(&e),
     }
 }
@@ -394,7 +393,7 @@ mod tests {
             from_topic: "News".into(),
             topics: topics.to_vec(),
         };
-        let html = text(preferences_page("1.a.b", &p, true)).await;
+        let html = text(preferences_page(&p, true)).await;
         assert!(!html.contains("<script>x"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(
@@ -428,7 +427,7 @@ mod tests {
             from_topic: "Newsletter".into(),
             topics: topics.to_vec(),
         };
-        let response = preferences_page("7.abc.def", &p, false);
+        let response = preferences_page(&p, false);
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.headers().get(header::SET_COOKIE).is_none());
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY]

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use super::bounce::{self, ReportKind};
 use super::consent::{self as consent_app, ConsentInput};
 use super::provider::{link_key, rules_of};
-use super::suppression::{self, SuppressionEntry, SuppressionSource};
+use super::suppression::{self, SuppressOutcome, SuppressionEntry, SuppressionSource};
 use super::token::{self, Claims, Purpose};
 use crate::{Actor, AppError};
 
@@ -459,8 +459,12 @@ pub async fn ingest_reports(
                         source: SuppressionSource::Bounce,
                         note: &detail,
                     };
-                    suppression::suppress(tx.conn(), ws, entry, now).await?;
-                    summary.suppressed += 1;
+                    // An address already held (a repeated report) was not suppressed by this one.
+                    if suppression::suppress(tx.conn(), ws, entry, now).await?
+                        != SuppressOutcome::Unchanged
+                    {
+                        summary.suppressed += 1;
+                    }
                     record(
                         tx.conn(),
                         &claims,
@@ -496,8 +500,11 @@ pub async fn ingest_reports(
                         source: SuppressionSource::Complaint,
                         note: &detail,
                     };
-                    suppression::suppress(tx.conn(), ws, entry, now).await?;
-                    summary.suppressed += 1;
+                    if suppression::suppress(tx.conn(), ws, entry, now).await?
+                        != SuppressOutcome::Unchanged
+                    {
+                        summary.suppressed += 1;
+                    }
                     // A spam report objects to all direct marketing, not one topic.
                     consent_app::opt_out_everything(
                         tx.conn(),

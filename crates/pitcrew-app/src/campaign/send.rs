@@ -66,14 +66,17 @@ struct Prepared_ {
     concurrency: i64,
 }
 
+/// Mailers per (workspace, provider), with the settings each was made
+/// from: a provider whose settings changed (an admin fixing a refused
+/// login) gets a new mailer.
+type Mailers = HashMap<(i64, i64), (SmtpConfig, Arc<Mailer>)>;
+
 /// The sender of one process.
 pub struct Sender {
     db: Db,
     clock: ClockFn,
     ready: Mutex<HashMap<(i64, i64), Arc<Prepared_>>>,
-    /// Per provider, with the settings it was made from: a provider whose
-    /// settings changed (an admin fixing a refused login) gets a new mailer.
-    mailers: Mutex<HashMap<(i64, i64), (SmtpConfig, Arc<Mailer>)>>,
+    mailers: Mutex<Mailers>,
     /// People per batch per connection: rows in flight at a crash are at
     /// most this times the provider's concurrency.
     per_connection: i64,
@@ -612,6 +615,10 @@ fn compose(
     let personal = personal(fields, account, c, &links);
     let key = &ready.link_key;
     let track = move |url: &str| {
+        // A link too long to carry in a token is left as written, untracked.
+        if url.len() > token::MAX_URL_LEN {
+            return url.to_string();
+        }
         let claims = Claims {
             workspace_id: ws,
             broadcast_id: id,

@@ -454,13 +454,20 @@ async fn the_preference_center_shows_each_topic_and_records_every_choice() {
 
 /// A delivery status notification about the message `message_id`, as a
 /// Postfix server writes one, with the returned headers.
-fn dsn(message_id: &str, final_recipient: &str, action: &str, status: &str, reply: &str) -> String {
+fn dsn(
+    report: &str,
+    message_id: &str,
+    final_recipient: &str,
+    action: &str,
+    status: &str,
+    reply: &str,
+) -> String {
     format!(
         "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n\
          To: news@acme.test\r\n\
          Subject: Undelivered Mail Returned to Sender\r\n\
          Date: Thu, 01 Jan 2026 01:00:00 +0000\r\n\
-         Message-ID: <dsn.{status}.{action}@mx.example.net>\r\n\
+         Message-ID: <{report}@mx.example.net>\r\n\
          Auto-Submitted: auto-replied\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: multipart/report; report-type=delivery-status;\r\n\
@@ -567,6 +574,7 @@ async fn a_hard_bounce_suppresses_the_address_at_once() {
         // The server reports the address the mail was forwarded to: only the
         // Message-ID leads back to Ana.
         let report = dsn(
+            "r1",
             &id,
             "ana.forwarded@mx.example.net",
             "failed",
@@ -603,6 +611,50 @@ async fn a_hard_bounce_suppresses_the_address_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_bounces_of_one_address_suppress_it_once() {
+    for t in pitcrew_testkit::each_engine().await {
+        let db = &t.db;
+        let sink = SmtpSink::start().await;
+        let x = sent(db, &sink).await;
+        let id = message_id_of(db, &x, x.ana.id).await;
+        let report = |n: &str| {
+            dsn(
+                n,
+                &id,
+                "ana@example.com",
+                "failed",
+                "5.1.1",
+                "550 5.1.1 <ana@example.com>: User unknown",
+            )
+            .replace("\r\n", "\n")
+        };
+        let mbox = format!(
+            "From MAILER-DAEMON  Thu Jan  1 01:00:00 2026\n{}\nFrom MAILER-DAEMON  Thu Jan  1 02:00:00 2026\n{}",
+            report("r1"),
+            report("r2")
+        );
+        let summary = feedback::ingest_reports(db, &x.s.admin, mbox.as_bytes(), LATER)
+            .await
+            .expect("ingest");
+        assert_eq!(
+            (summary.messages, summary.hard_bounces, summary.suppressed),
+            (2, 2, 1),
+            "{:?}: {summary:?}",
+            t.engine()
+        );
+        // Reading the same mailbox again suppresses no one new.
+        let summary = feedback::ingest_reports(db, &x.s.admin, mbox.as_bytes(), LATER)
+            .await
+            .expect("ingest");
+        assert_eq!(summary.suppressed, 0, "{summary:?}");
+        let stats = broadcast::stats(db, &x.s.marketer, x.b.id)
+            .await
+            .expect("stats");
+        assert_eq!(stats.bounced, 1, "people, not reports");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn soft_bounces_suppress_only_when_they_reach_the_limit() {
     for t in pitcrew_testkit::each_engine().await {
         let db = &t.db;
@@ -610,14 +662,16 @@ async fn soft_bounces_suppress_only_when_they_reach_the_limit() {
         let x = sent(db, &sink).await;
         let m = &x.s.marketer;
         let id = message_id_of(db, &x, x.ben.id).await;
-        let report = dsn(
-            &id,
-            "ben@example.com",
-            "delayed",
-            "4.2.2",
-            "452 4.2.2 <ben@example.com>: Mailbox full",
-        );
         for n in 1..=3 {
+            // Three separate reports, one per try of the receiving server.
+            let report = dsn(
+                &format!("r{n}"),
+                &id,
+                "ben@example.com",
+                "delayed",
+                "4.2.2",
+                "452 4.2.2 <ben@example.com>: Mailbox full",
+            );
             let summary =
                 feedback::ingest_reports(db, &x.s.admin, report.as_bytes(), LATER + n * MINUTE)
                     .await
@@ -717,6 +771,7 @@ async fn a_mailbox_file_names_the_message_that_is_not_a_report_and_its_line() {
         let x = sent(db, &sink).await;
         let id = message_id_of(db, &x, x.ana.id).await;
         let bounce = dsn(
+            "r1",
             &id,
             "ana@example.com",
             "failed",

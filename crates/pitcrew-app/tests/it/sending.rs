@@ -993,6 +993,44 @@ async fn a_scheduled_broadcast_waits_for_its_time_and_the_sender_then_sends_it()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_broadcast_that_no_longer_passes_its_checks_goes_back_to_draft() {
+    for t in pitcrew_testkit::each_engine().await {
+        let db = &t.db;
+        let sink = SmtpSink::start().await;
+        let s = setup(db, &sink, rules()).await;
+        let m = &s.marketer;
+        let ana = subscriber(db, m, json!({"email": "ana@example.com", "country": "US"})).await;
+        let list = new_list(db, m, "Ana", vec![ana.id]).await;
+        let mut i = input(&s, list);
+        i.scheduled_at = Some("2026-01-02T09:00:00Z".into());
+        let b = launch(db, &s, i, NOW).await;
+        assert_eq!(b.status.as_str(), "scheduled");
+        // Overnight the only person in the audience unsubscribes.
+        consent::record_consent(
+            db,
+            m,
+            ana.id,
+            ConsentInput::opt_out("Newsletter", ConsentSource::UnsubscribeLink),
+            NOW + HOUR,
+        )
+        .await
+        .expect("opt out");
+
+        Clock::at(instant("2026-01-02T09:01:00Z"))
+            .sender(db)
+            .tick()
+            .await
+            .expect("tick");
+        assert_eq!(sink.count(), 0);
+        assert_eq!(status(db, m, b.id).await, "draft", "{:?}", t.engine());
+        let p = broadcast::prelaunch(db, m, b.id, instant("2026-01-02T09:01:00Z"))
+            .await
+            .expect("checks");
+        assert_eq!(check(&p, "recipients").status, CheckStatus::Blocking);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cancelling_a_scheduled_broadcast_returns_it_to_draft_and_nothing_is_sent() {
     for t in pitcrew_testkit::each_engine().await {
         let db = &t.db;
@@ -1353,5 +1391,172 @@ async fn a_template_that_fails_for_one_contact_skips_only_that_contact() {
         );
         let stats = broadcast::stats(db, m, b.id).await.expect("stats");
         assert_eq!(stats.skipped.get("render_failed"), Some(&1));
+    }
+}
+
+// ---- the decision log ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_decision_log_explains_every_state_in_words() {
+    for t in pitcrew_testkit::each_engine().await {
+        let db = &t.db;
+        let sink = SmtpSink::builder()
+            .reject(|to| match to {
+                "gone@example.com" => Some(Rejection::Permanent),
+                "busy@example.com" => Some(Rejection::Temporary),
+                _ => None,
+            })
+            .start()
+            .await;
+        let s = setup(
+            db,
+            &sink,
+            SendingRules {
+                quiet_hours: Some(QuietHours {
+                    start_minute: 21 * 60,
+                    end_minute: 8 * 60,
+                }),
+                ..rules()
+            },
+        )
+        .await;
+        let m = &s.marketer;
+        let mut ids = HashMap::new();
+        for (name, country) in [
+            ("lost", "US"),
+            ("ok", "US"),
+            ("gone", "US"),
+            ("busy", "US"),
+            ("yui", "JP"),
+        ] {
+            let c = subscriber(
+                db,
+                m,
+                json!({"email": format!("{name}@example.com"), "country": country}),
+            )
+            .await;
+            ids.insert(name, c.id);
+        }
+        let cleo = contact(db, m, json!({"email": "cleo@example.com", "country": "US"})).await;
+        ids.insert("cleo", cleo.id);
+        let list = new_list(db, m, "All", ids.values().copied().collect()).await;
+        // 09:00 in New York, 23:00 in Tokyo.
+        let start = instant("2026-01-01T14:00:00Z");
+        let b = launch(db, &s, input(&s, list), start).await;
+        // A sender takes the first person and dies before settling them.
+        let mut tx = db.begin().await.expect("tx");
+        let claimed = pitcrew_store::campaign::ledger::claim(tx.conn(), s.ws.id, b.id, start, 1)
+            .await
+            .expect("claim");
+        tx.commit().await.expect("commit");
+        assert_eq!(claimed[0].contact_id, ids["lost"]);
+        let sender = Clock::at(start + MINUTE).sender(db);
+        assert_eq!(sender.recover().await.expect("recover"), 1);
+        sender.work(s.ws.id, b.id).await.expect("send");
+
+        let log = broadcast::recipients(db, m, b.id, None, 0, 100)
+            .await
+            .expect("log");
+        assert_eq!(log.len(), 6, "{:?}", t.engine());
+        let said: HashMap<i64, (RecipientState, String)> = log
+            .into_iter()
+            .map(|d| (d.contact_id, (d.state, d.explanation)))
+            .collect();
+        let expected = [
+            (
+                "lost",
+                RecipientState::Uncertain,
+                "unknown: the sender stopped",
+            ),
+            (
+                "ok",
+                RecipientState::Sent,
+                "sent: the SMTP server accepted it at ",
+            ),
+            (
+                "gone",
+                RecipientState::Failed,
+                "not sent: the SMTP server refused it (550",
+            ),
+            (
+                "busy",
+                RecipientState::Queued,
+                "waiting to be tried again at ",
+            ),
+            (
+                "yui",
+                RecipientState::Deferred,
+                "waiting: quiet hours in Asia/Tokyo until ",
+            ),
+            (
+                "cleo",
+                RecipientState::Skipped,
+                "not sent: no opt-in for the topic",
+            ),
+        ];
+        for (name, state, words) in expected {
+            let (got, text) = &said[&ids[name]];
+            assert_eq!(got, &state, "{name}: {text}");
+            assert!(text.starts_with(words), "{name}: {text}");
+            assert!(!text.contains('_'), "{name}: a code, not words: {text}");
+        }
+        let skipped = broadcast::recipients(db, m, b.id, Some(RecipientState::Skipped), 0, 100)
+            .await
+            .expect("skipped");
+        assert_eq!(
+            skipped.iter().map(|d| d.contact_id).collect::<Vec<_>>(),
+            [cleo.id]
+        );
+        let e = broadcast::recipients(db, m, b.id, None, 0, 0)
+            .await
+            .expect_err("limit");
+        assert_eq!(e.code, "limit_invalid");
+    }
+}
+
+// ---- tracking -----------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_tracking_off_links_go_straight_to_the_tagged_page_and_no_pixel_is_added() {
+    for t in pitcrew_testkit::each_engine().await {
+        let db = &t.db;
+        let sink = SmtpSink::start().await;
+        let s = setup(db, &sink, rules()).await;
+        let m = &s.marketer;
+        let ana = subscriber(db, m, json!({"email": "ana@example.com", "country": "US"})).await;
+        let list = new_list(db, m, "Ana", vec![ana.id]).await;
+        let mut i = input(&s, list);
+        i.tracking = false;
+        let b = launch(db, &s, i, NOW).await;
+        Clock::at(NOW + MINUTE)
+            .sender(db)
+            .work(s.ws.id, b.id)
+            .await
+            .expect("send");
+        let got = sink.messages();
+        assert_eq!(got.len(), 1, "{:?}", t.engine());
+        let msg = mail_parser::MessageParser::default()
+            .parse(&got[0].data)
+            .expect("parse");
+        let html = msg.body_html(0).expect("html").to_string();
+        assert!(!html.contains("/t/c/") && !html.contains("/t/o/"), "{html}");
+        let link = html
+            .split("href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the first link")
+            .replace("&amp;", "&");
+        let url = url::Url::parse(&link).expect("a web address");
+        assert_eq!(url.host_str(), Some("acme.test"));
+        let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        for k in ["ref", "utm_source", "utm_medium", "utm_campaign"] {
+            assert!(keys.iter().any(|x| x == k), "{k} in {link}");
+        }
+        // Unsubscribing works whatever the tracking setting.
+        assert!(
+            msg.header_raw("List-Unsubscribe")
+                .is_some_and(|h| h.contains(&format!("<{PUBLIC}/u/"))),
+            "List-Unsubscribe"
+        );
     }
 }

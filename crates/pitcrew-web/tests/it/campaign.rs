@@ -399,7 +399,7 @@ async fn a_broadcast_goes_from_rules_to_results_and_its_links_work_for_the_perso
             blocked.json
         );
         let approved = ok(&w, Method::POST, &b("/approve"), Admin, None).await;
-        assert_eq!(approved["approved_by"], "admin@acme.test", "{engine:?}");
+        assert_eq!(approved["approved_by"], "token:admin token", "{engine:?}");
         let started = ok(&w, Method::POST, &b("/start"), Marketer, None).await;
         assert_eq!(started["status"], "sending", "{engine:?}");
 
