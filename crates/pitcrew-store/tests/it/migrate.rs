@@ -46,7 +46,8 @@ async fn a_new_database_has_every_migration_pending_until_migrated() {
                 "0001_record",
                 "0002_events",
                 "0003_imports",
-                "0004_audiences"
+                "0004_audiences",
+                "0005_campaigns"
             ],
             "{engine:?}: an empty database needs every migration"
         );
@@ -56,7 +57,8 @@ async fn a_new_database_has_every_migration_pending_until_migrated() {
                 "0001_record",
                 "0002_events",
                 "0003_imports",
-                "0004_audiences"
+                "0004_audiences",
+                "0005_campaigns"
             ],
             "{engine:?}: migrate reports what it applied"
         );
@@ -104,8 +106,8 @@ async fn migrating_twice_is_a_no_op() {
             .expect("read schema_migrations");
         assert_eq!(
             versions.len(),
-            4,
-            "{engine:?}: each of the four migrations is recorded once"
+            5,
+            "{engine:?}: each of the five migrations is recorded once"
         );
         let kept = pitcrew_store::admin::workspace_by_id(db.conn(), ws)
             .await
@@ -128,7 +130,8 @@ async fn concurrent_migrations_apply_each_migration_once() {
             "0001_record",
             "0002_events",
             "0003_imports",
-            "0004_audiences"
+            "0004_audiences",
+            "0005_campaigns"
         ],
         "Postgres: the advisory lock lets exactly one process apply a migration"
     );

@@ -17,6 +17,10 @@ const JSON_COLUMNS: &[&str] = &[
     "property_keys",
     "traits",
     "last_value",
+    "segments",
+    "exclusions",
+    "utm",
+    "content",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -275,6 +279,10 @@ async fn every_json_column_is_jsonb_on_postgres() {
             "accounts.data",
             "accounts.traits",
             "audit_log.changes",
+            "broadcasts.content",
+            "broadcasts.exclusions",
+            "broadcasts.segments",
+            "broadcasts.utm",
             "contacts.data",
             "contacts.traits",
             "event_types.property_keys",

@@ -3,16 +3,11 @@
 //! and versions, members, CSV exports, the SQL behind a segment, explanations
 //! of one record, list members, and who uses a field, event or segment.
 
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
 use axum::Json;
 use axum::RequestExt as _;
-use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body::Frame;
 use pitcrew_app::audience::{
     self as uc, CheckReport, Definition, ListImport, MembersAdded, MembersRemoved, NewSegment,
     Preview, SavedSegment, SegmentBrief, SegmentPatch, SegmentRef, SegmentVersion, Snapshot,
@@ -20,12 +15,11 @@ use pitcrew_app::audience::{
 };
 use pitcrew_app::{AppError, now_ms};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, DuplexStream, ReadBuf};
-use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::download;
 use crate::api::import::{MAX_IMPORT_BYTES, Upload, require_csv};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
@@ -53,8 +47,6 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 
 /// Members a page shows when the caller does not say.
 const DEFAULT_LIMIT: i64 = 50;
-/// Bytes of an export held between the database and the client.
-const EXPORT_BUFFER: usize = 64 * 1024;
 
 // ---- errors ----------------------------------------------------------------------------
 
@@ -457,70 +449,6 @@ async fn import_members(
 
 // ---- export --------------------------------------------------------------------------------------
 
-/// The export as it runs: the bytes read ahead to learn that it started,
-/// then the pipe it keeps writing into. When the pipe ends, the export's
-/// own result says whether the file is complete; if not, the body fails, so
-/// the client sees a broken download rather than a short file.
-struct CsvDownload {
-    first: Option<Bytes>,
-    pipe: DuplexStream,
-    export: Option<JoinHandle<Result<u64, AppError>>>,
-    buf: Box<[u8]>,
-}
-
-impl HttpBody for CsvDownload {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
-        let mut read = ReadBuf::new(&mut this.buf);
-        ready!(Pin::new(&mut this.pipe).poll_read(cx, &mut read))?;
-        if !read.filled().is_empty() {
-            let data = Bytes::copy_from_slice(read.filled());
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
-        let Some(export) = this.export.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let outcome = ready!(Pin::new(export).poll(cx));
-        this.export = None;
-        Poll::Ready(match outcome {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(Err(std::io::Error::other(e.message))),
-            Err(e) => Some(Err(std::io::Error::other(e.to_string()))),
-        })
-    }
-}
-
-fn csv_headers(id: i64) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    let disposition = format!("attachment; filename=\"segment-{id}.csv\"");
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    headers
-}
-
-fn export_crashed(e: &tokio::task::JoinError) -> ApiError {
-    tracing::error!(error = %e, "segment export task failed");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "export_interrupted",
-        "the export stopped before the end; start it again",
-    )
-}
-
 /// A segment's members now as a CSV download: `id`, then the fields asked
 /// for, one row per member in id order. Streamed as it is read, so any
 /// number of members downloads.
@@ -534,30 +462,16 @@ async fn export_segment(
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
     let fields = field_list(p.fields.as_deref());
-    let (mut writer, mut pipe) = tokio::io::duplex(EXPORT_BUFFER);
     let db = s.db.clone();
-    let mut export = tokio::spawn(async move {
-        let written = uc::export_segment_csv(&db, &a, id, fields, &mut writer, now_ms()).await;
-        // Closing the pipe tells the reader the file has ended.
-        drop(writer);
-        written
-    });
-    // The header row comes only once the segment and the fields are known
-    // good; until then a refusal can still answer as an error.
-    let mut buf = vec![0; EXPORT_BUFFER].into_boxed_slice();
-    let n = pipe.read(&mut buf).await.unwrap_or(0);
-    if n == 0 {
-        let written = (&mut export).await.map_err(|e| export_crashed(&e))?;
-        written?;
-        return Ok((StatusCode::OK, csv_headers(id)).into_response());
-    }
-    let body = CsvDownload {
-        first: Some(Bytes::copy_from_slice(&buf[..n])),
-        pipe,
-        export: Some(export),
-        buf,
-    };
-    Ok((StatusCode::OK, csv_headers(id), Body::new(body)).into_response())
+    download::csv(
+        &format!("segment-{id}.csv"),
+        "segment",
+        move |mut out| async move {
+            uc::export_segment_csv(&db, &a, id, fields, &mut out, now_ms()).await
+        },
+    )
+    .await
+    .map_err(AudienceError::from)
 }
 
 // ---- what a segment is -----------------------------------------------------------------------------

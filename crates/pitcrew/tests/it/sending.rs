@@ -31,7 +31,7 @@ use pitcrew_store::campaign::consent::{NewConsentRecord, append_consent};
 use pitcrew_testkit::TestDb;
 use pitcrew_testkit::smtp::SmtpSink;
 
-use crate::{BIN, Server, TempDir, free_port};
+use crate::{BIN, Server, TempDir, free_port, wait_healthy};
 
 const CONTACTS: usize = 1_000;
 /// People in the graceful-stop test, which needs only a stop mid-send.
@@ -43,11 +43,12 @@ const CONCURRENCY: u32 = 4;
 const BATCH: usize = 4 * CONCURRENCY as usize;
 const CRASHES: usize = 5;
 /// How long the sink takes to accept each message. Over four connections
-/// the broadcast then takes at least 1,000 × 15 ms / 4 = 3.75 s of sending,
-/// more than five runs killed within 800 ms of their start can use, so
-/// every crash lands while the broadcast is still going.
-const SINK_DELAY: Duration = Duration::from_millis(15);
-/// Random wait between a start and its kill, in milliseconds.
+/// the broadcast then takes at least 1,000 × 20 ms / 4 = 5 s of sending,
+/// more than five runs killed within 800 ms of answering can use, so every
+/// crash lands while the broadcast is still going.
+const SINK_DELAY: Duration = Duration::from_millis(20);
+/// Random wait between a start (the server answering) and its kill, in
+/// milliseconds.
 const KILL_AFTER_MS: (u64, u64) = (100, 800);
 const FINISH_TIMEOUT: Duration = Duration::from_secs(40);
 const SECRET_KEY: &str = "crash-test-secret-key-0123456789abcdef";
@@ -300,8 +301,10 @@ async fn contact_ids(db: &Db, actor: &Actor) -> Vec<i64> {
     }
 }
 
-/// `pitcrew serve` on the test's database, its log appended to `log`.
-fn serve(target: &Target, data: &Path, log: &Path) -> Server {
+/// `pitcrew serve` on the test's database, its log appended to `log`,
+/// and the port it listens on.
+fn serve(target: &Target, data: &Path, log: &Path) -> (Server, u16) {
+    let port = free_port();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -312,7 +315,7 @@ fn serve(target: &Target, data: &Path, log: &Path) -> Server {
         .arg(data)
         .args([
             "--listen",
-            &format!("127.0.0.1:{}", free_port()),
+            &format!("127.0.0.1:{port}"),
             "--secret-key",
             SECRET_KEY,
             "--sender",
@@ -329,7 +332,7 @@ fn serve(target: &Target, data: &Path, log: &Path) -> Server {
         .stderr(Stdio::from(log))
         .spawn()
         .expect("start pitcrew serve");
-    Server(child)
+    (Server(child), port)
 }
 
 /// Kill without warning and wait until the database has let go of the
@@ -466,7 +469,8 @@ async fn a_sender_killed_mid_broadcast_never_sends_twice_and_reports_only_what_w
         let mut in_flight: Vec<BTreeSet<i64>> = Vec::new();
         let sending = Instant::now();
         while in_flight.len() < CRASHES && status(db, &c).await == BroadcastStatus::Sending {
-            let mut server = serve(&target, &data, &log);
+            let (mut server, port) = serve(&target, &data, &log);
+            wait_healthy(port).await;
             let after = dice.between(KILL_AFTER_MS);
             tokio::time::sleep(Duration::from_millis(after)).await;
             kill(&mut server, db, &target).await;
@@ -484,7 +488,7 @@ async fn a_sender_killed_mid_broadcast_never_sends_twice_and_reports_only_what_w
         }
         let crashes = in_flight.len();
         let finish_log = data.join("finish.log");
-        let last = serve(&target, &data, &finish_log);
+        let (last, _) = serve(&target, &data, &finish_log);
         wait_until_sent(db, &c, &finish_log).await;
         let sending = sending.elapsed();
         drop(last);
@@ -587,7 +591,7 @@ async fn a_graceful_stop_settles_the_batch_on_the_wire_and_the_next_start_resume
         let data = folder(&dir, &engine);
         let log = data.join("serve.log");
 
-        let mut server = serve(&target, &data, &log);
+        let (mut server, _) = serve(&target, &data, &log);
         assert!(
             sink.wait_for(100, Duration::from_secs(30)).await,
             "{engine}: sending began: {}",
@@ -634,7 +638,7 @@ async fn a_graceful_stop_settles_the_batch_on_the_wire_and_the_next_start_resume
             "{engine}: what arrived is what is marked sent"
         );
 
-        let again = serve(&target, &data, &log);
+        let (again, _) = serve(&target, &data, &log);
         wait_until_sent(db, &c, &log).await;
         drop(again);
         let s = stats(db, &c).await;

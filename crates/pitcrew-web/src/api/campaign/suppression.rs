@@ -3,16 +3,11 @@
 //! from a CSV file (every bad row reported with its line), exported as a
 //! streamed CSV download, and swept for role addresses such as `info@`.
 
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
 use axum::Json;
 use axum::RequestExt as _;
-use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use http_body::Frame;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use pitcrew_app::campaign::suppression::{
     self as uc, Suppression, SuppressionChange, SuppressionFilter, SuppressionImport,
     SuppressionKey, SuppressionPage,
@@ -20,12 +15,11 @@ use pitcrew_app::campaign::suppression::{
 use pitcrew_app::{AppError, now_ms};
 use pitcrew_core::campaign::SuppressionReason;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, DuplexStream, ReadBuf};
-use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::download;
 use crate::api::import::{MAX_IMPORT_BYTES, Upload, require_csv};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
@@ -45,8 +39,6 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Bytes of an export held between the database and the client.
-const EXPORT_BUFFER: usize = 64 * 1024;
 
 // ---- shapes ------------------------------------------------------------------------------
 
@@ -247,70 +239,6 @@ async fn import_suppressions(
 
 // ---- CSV out -------------------------------------------------------------------------------
 
-/// The export as it runs: the bytes read ahead to learn that it started,
-/// then the pipe it keeps writing into. When the pipe ends, the export's
-/// own result says whether the file is complete; if not, the body fails so
-/// the client sees a broken download rather than a short file.
-struct CsvDownload {
-    first: Option<Bytes>,
-    pipe: DuplexStream,
-    export: Option<JoinHandle<Result<u64, AppError>>>,
-    buf: Box<[u8]>,
-}
-
-impl HttpBody for CsvDownload {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
-        let mut read = ReadBuf::new(&mut this.buf);
-        ready!(Pin::new(&mut this.pipe).poll_read(cx, &mut read))?;
-        if !read.filled().is_empty() {
-            let data = Bytes::copy_from_slice(read.filled());
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
-        let Some(export) = this.export.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let outcome = ready!(Pin::new(export).poll(cx));
-        this.export = None;
-        Poll::Ready(match outcome {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(Err(std::io::Error::other(e.message))),
-            Err(e) => Some(Err(std::io::Error::other(e.to_string()))),
-        })
-    }
-}
-
-fn csv_headers() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"suppressions.csv\""),
-    );
-    headers
-}
-
-fn export_crashed(e: &tokio::task::JoinError) -> ApiError {
-    tracing::error!(error = %e, "suppression export task failed");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "export_interrupted",
-        "the export stopped before the end; start it again",
-    )
-}
-
 /// The suppressed addresses as a CSV download (`email,topic,reason,note,source,created_at`),
 /// in address order, streamed as it is read so any number downloads. The
 /// file imports back as it is.
@@ -327,28 +255,11 @@ async fn export_suppressions(
         topic: p.topic,
         search: p.search,
     };
-    let (mut writer, mut pipe) = tokio::io::duplex(EXPORT_BUFFER);
     let db = s.db.clone();
-    let mut export = tokio::spawn(async move {
-        let written = uc::export_suppressions_csv(&db, &a, &filter, &mut writer).await;
-        // Closing the pipe tells the reader the file has ended.
-        drop(writer);
-        written
-    });
-    // The header row comes only once the caller is known to be allowed;
-    // until then a refusal can still answer as an error.
-    let mut buf = vec![0; EXPORT_BUFFER].into_boxed_slice();
-    let n = pipe.read(&mut buf).await.unwrap_or(0);
-    if n == 0 {
-        let written = (&mut export).await.map_err(|e| export_crashed(&e))?;
-        written?;
-        return Ok((StatusCode::OK, csv_headers()).into_response());
-    }
-    let body = CsvDownload {
-        first: Some(Bytes::copy_from_slice(&buf[..n])),
-        pipe,
-        export: Some(export),
-        buf,
-    };
-    Ok((StatusCode::OK, csv_headers(), Body::new(body)).into_response())
+    download::csv(
+        "suppressions.csv",
+        "suppressions",
+        move |mut out| async move { uc::export_suppressions_csv(&db, &a, &filter, &mut out).await },
+    )
+    .await
 }
