@@ -800,7 +800,10 @@ pub async fn test_send(
         .map_err(|e| AppError::invalid(e.code(), "provider_id", e.to_string()))?;
     let rules = rules_of(db.conn(), ws).await?;
     let base = rules.public_url.trim_end_matches('/');
-    let domain = t.from_email.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    let domain = t
+        .from_email
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
     let mut sent = Vec::new();
     for to in &t.to {
         let outgoing = Outgoing {

@@ -132,12 +132,12 @@ pub(super) async fn add_campaigns(
         marketer,
         NewSegment {
             name: "Everyone with an email address".into(),
-            description: "The widest audience; consent and suppression rules decide who is actually sent to.".into(),
+            description:
+                "The widest audience; consent and suppression rules decide who is actually sent to."
+                    .into(),
             kind: SegmentKind::Dynamic,
             subject: None,
-            definition: Some(Definition::Text(
-                "people where email exists".into(),
-            )),
+            definition: Some(Definition::Text("people where email exists".into())),
         },
         now,
     )

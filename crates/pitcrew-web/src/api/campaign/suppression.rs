@@ -39,7 +39,6 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-
 // ---- shapes ------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
