@@ -37,12 +37,9 @@ use crate::{Actor, AppError, ErrorKind};
 
 mod members_file;
 
+use crate::names::{clean_description, clean_name};
 use members_file::{FileEvent, FileRow, KeyColumn, clean_key, reject, unreadable_file};
 
-/// Longest segment name accepted.
-const MAX_NAME: usize = 100;
-/// Longest description accepted.
-const MAX_DESCRIPTION: usize = 1000;
 /// Most members a preview shows at once.
 pub const MAX_PREVIEW: i64 = 500;
 /// Members per page when walking every member (exports).
@@ -782,33 +779,6 @@ fn saved(s: &StoredSegment) -> Result<SavedSegment, AppError> {
     })
 }
 
-fn clean_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    let length = name.chars().count();
-    if length == 0 || length > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "segment_name_invalid",
-            "name",
-            format!(
-                "give the segment a name of 1 to {MAX_NAME} characters on one line, e.g. \"Active customers\""
-            ),
-        ));
-    }
-    Ok(name.to_string())
-}
-
-fn clean_description(description: &str) -> Result<String, AppError> {
-    let description = description.trim();
-    if description.chars().count() > MAX_DESCRIPTION {
-        return Err(AppError::invalid(
-            "segment_description_invalid",
-            "description",
-            format!("keep the description to {MAX_DESCRIPTION} characters"),
-        ));
-    }
-    Ok(description.to_string())
-}
-
 /// Refuse a name another segment of the workspace already has.
 async fn name_free(c: Conn<'_>, ws: i64, name: &str, except: Option<i64>) -> Result<(), AppError> {
     match repo::segment_by_name(c, ws, name).await? {
@@ -851,8 +821,13 @@ pub async fn create_segment(
 ) -> Result<SavedSegment, AppError> {
     actor.require(Action::ManageSegments)?;
     let ws = actor.workspace_id;
-    let name = clean_name(&new.name)?;
-    let description = clean_description(&new.description)?;
+    let name = clean_name(
+        &new.name,
+        "segment_name_invalid",
+        "segment",
+        "Active customers",
+    )?;
+    let description = clean_description(&new.description, "segment_description_invalid")?;
     let mut tx = db.begin().await?;
     name_free(tx.conn(), ws, &name, None).await?;
     let (subject, checked) = match (new.kind, &new.definition) {
@@ -949,11 +924,11 @@ pub async fn update_segment(
     let mut tx = db.begin().await?;
     let before = segment_or_404(tx.conn(), ws, id, true).await?;
     let name = match &patch.name {
-        Some(n) => clean_name(n)?,
+        Some(n) => clean_name(n, "segment_name_invalid", "segment", "Active customers")?,
         None => before.name.clone(),
     };
     let description = match &patch.description {
-        Some(d) => clean_description(d)?,
+        Some(d) => clean_description(d, "segment_description_invalid")?,
         None => before.description.clone(),
     };
     let renamed = name != before.name;

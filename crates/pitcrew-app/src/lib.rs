@@ -12,6 +12,7 @@ mod error;
 pub mod health;
 pub mod import;
 pub mod ingest;
+mod names;
 pub mod record;
 pub mod secret;
 

@@ -168,14 +168,12 @@ async fn validate(
     ws: i64,
     b: &BroadcastInput,
 ) -> Result<(Map<String, Value>, Option<i64>), AppError> {
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "broadcast_name_invalid",
-            "name",
-            "give the broadcast a name of 1 to 200 characters",
-        ));
-    }
+    crate::names::clean_name(
+        &b.name,
+        "broadcast_name_invalid",
+        "broadcast",
+        "Spring launch",
+    )?;
     for (field, value) in [("from_email", &b.from_email), ("reply_to", &b.reply_to)] {
         if !value.trim().is_empty() && !is_sendable_address(value.trim()) {
             return Err(AppError::invalid(

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audience::User;
+use crate::names::{clean_description, clean_name};
 use crate::{Actor, AppError, ErrorKind};
 
 /// The channel a choice is about when none is given.
@@ -29,8 +30,6 @@ pub const DEFAULT_PURPOSE: &str = "marketing";
 /// unsubscribe link, the preference center, a complaint).
 pub const SYSTEM_ACTOR: &str = "system";
 
-const MAX_TOPIC_NAME: usize = 100;
-const MAX_DESCRIPTION: usize = 1000;
 const MAX_PURPOSE: usize = 100;
 /// Long enough for a full consent paragraph with its privacy notice.
 const MAX_WORDING: usize = 10_000;
@@ -298,30 +297,7 @@ fn topic_in_use(name: &str, doing: &str, users: &[User], refs: TopicReferences) 
 // ---- topics --------------------------------------------------------------------------
 
 fn clean_topic_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    let length = name.chars().count();
-    if length == 0 || length > MAX_TOPIC_NAME || name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "topic_name_invalid",
-            "name",
-            format!(
-                "give the topic a name of 1 to {MAX_TOPIC_NAME} characters on one line, e.g. \"Newsletter\""
-            ),
-        ));
-    }
-    Ok(name.to_string())
-}
-
-fn clean_description(description: &str) -> Result<String, AppError> {
-    let description = description.trim();
-    if description.chars().count() > MAX_DESCRIPTION {
-        return Err(AppError::invalid(
-            "topic_description_invalid",
-            "description",
-            format!("keep the description to {MAX_DESCRIPTION} characters"),
-        ));
-    }
-    Ok(description.to_string())
+    clean_name(name, "topic_name_invalid", "topic", "Newsletter")
 }
 
 /// Refuse a name another topic has, ignoring case: "newsletter" next to
@@ -364,7 +340,7 @@ pub async fn create_topic(
 ) -> Result<Topic, AppError> {
     actor.require(Action::ManageConsent)?;
     let name = clean_topic_name(name)?;
-    let description = clean_description(description)?;
+    let description = clean_description(description, "topic_description_invalid")?;
     let ws = actor.workspace_id;
     let mut tx = db.begin().await?;
     refuse_taken(tx.conn(), ws, &name, None).await?;
@@ -436,7 +412,7 @@ pub async fn update_topic(
     let description = patch
         .description
         .as_deref()
-        .map(clean_description)
+        .map(|d| clean_description(d, "topic_description_invalid"))
         .transpose()?;
     let mut tx = db.begin().await?;
     let before = repo::get_topic(tx.conn(), ws, id, true)

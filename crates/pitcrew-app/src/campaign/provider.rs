@@ -120,13 +120,7 @@ fn provider_not_found(id: i64) -> AppError {
 }
 
 fn validate(p: &ProviderInput) -> Result<(), AppError> {
-    if p.name.trim().is_empty() || p.name.len() > 100 {
-        return Err(AppError::invalid(
-            "provider_name_invalid",
-            "name",
-            "give the provider a name of 1 to 100 characters",
-        ));
-    }
+    crate::names::clean_name(&p.name, "provider_name_invalid", "provider", "Postmark")?;
     let host = p.host.trim();
     if host.is_empty()
         || host.len() > 253

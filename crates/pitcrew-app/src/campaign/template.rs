@@ -15,10 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::render::{self, LinkPolicy, Personal, RenderError, Rendered};
+use crate::names::clean_name;
 use crate::{Actor, AppError, ErrorKind};
 
-/// Longest template name accepted.
-const MAX_NAME: usize = 100;
 /// Where preview links point when the workspace has no public address yet.
 const PLACEHOLDER_BASE: &str = "https://example.invalid";
 
@@ -115,19 +114,13 @@ fn with_values(fields: &Map<String, Value>) -> Map<String, Value> {
 
 // ---- validation ---------------------------------------------------------------
 
-fn clean_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    let length = name.chars().count();
-    if length == 0 || length > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "template_name_invalid",
-            "name",
-            format!(
-                "give the template a name of 1 to {MAX_NAME} characters on one line, e.g. \"Monthly newsletter\""
-            ),
-        ));
-    }
-    Ok(name.to_string())
+fn clean_template_name(name: &str) -> Result<String, AppError> {
+    clean_name(
+        name,
+        "template_name_invalid",
+        "template",
+        "Monthly newsletter",
+    )
 }
 
 fn clean_format(format: &str) -> Result<TemplateFormat, AppError> {
@@ -235,7 +228,7 @@ pub async fn create_template(
 ) -> Result<Template, AppError> {
     actor.require(Action::ManageCampaigns)?;
     let ws = actor.workspace_id;
-    let name = clean_name(&input.name)?;
+    let name = clean_template_name(&input.name)?;
     let format = clean_format(&input.format)?;
     check_content(format, &input.body, &input.text_body)?;
     let mut tx = db.begin().await?;
@@ -275,7 +268,7 @@ pub async fn update_template(
     let mut tx = db.begin().await?;
     let before = template_or_404(tx.conn(), ws, id, true).await?;
     let name = match &patch.name {
-        Some(n) => clean_name(n)?,
+        Some(n) => clean_template_name(n)?,
         None => before.name.clone(),
     };
     let format = match &patch.format {
