@@ -50,7 +50,7 @@ const SINK_DELAY: Duration = Duration::from_millis(20);
 /// Random wait between a start (the server answering) and its kill, in
 /// milliseconds.
 const KILL_AFTER_MS: (u64, u64) = (100, 800);
-const FINISH_TIMEOUT: Duration = Duration::from_secs(40);
+const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
 const SECRET_KEY: &str = "crash-test-secret-key-0123456789abcdef";
 
 /// A small seeded random source (SplitMix64): the same seed gives the same
