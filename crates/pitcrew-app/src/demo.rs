@@ -946,9 +946,12 @@ mod tests {
                 .clone()
                 .all(|e| e.changes["before"].is_object() && e.changes["after"].is_object())
         );
-        let bulk = entries
-            .iter()
-            .find(|e| e.object_type == "workspace" && e.actor == demo.email);
+        // The owner changed the workspace twice: the bulk load, then the sending rules.
+        let bulk = entries.iter().find(|e| {
+            e.object_type == "workspace"
+                && e.actor == demo.email
+                && e.changes["after"].get("demo_contacts").is_some()
+        });
         assert_eq!(
             bulk.expect("bulk load entry").changes["after"]["demo_contacts"],
             json!(200)
