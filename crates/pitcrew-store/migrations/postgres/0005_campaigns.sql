@@ -131,7 +131,7 @@ CREATE TABLE broadcast_recipients (
     sent_at BIGINT,
     PRIMARY KEY (workspace_id, broadcast_id, contact_id)
 );
-CREATE INDEX broadcast_recipients_state ON broadcast_recipients (workspace_id, broadcast_id, state, not_before);
+CREATE INDEX broadcast_recipients_state ON broadcast_recipients (workspace_id, broadcast_id, state, not_before, contact_id);
 CREATE INDEX broadcast_recipients_contact ON broadcast_recipients (workspace_id, contact_id, sent_at);
 CREATE INDEX broadcast_recipients_message ON broadcast_recipients (workspace_id, message_id);
 

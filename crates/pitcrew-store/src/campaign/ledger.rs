@@ -117,6 +117,25 @@ pub async fn claim(
     now: i64,
     limit: i64,
 ) -> Result<Vec<Recipient>, StoreError> {
+    // One state at a time, so each pick walks the state index in order
+    // instead of reading and sorting every waiting row: queued people
+    // first, then those whose quiet hours have ended.
+    let mut claimed = claim_in(c.reborrow(), ws, broadcast_id, "queued", now, limit).await?;
+    let left = limit - claimed.len() as i64;
+    if left > 0 {
+        claimed.extend(claim_in(c, ws, broadcast_id, "deferred", now, left).await?);
+    }
+    Ok(claimed)
+}
+
+async fn claim_in(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    state: &str,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Recipient>, StoreError> {
     let skip_locked = if c.engine() == Engine::Postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {
@@ -127,12 +146,12 @@ pub async fn claim(
             // The pick is a CTE so it runs once: as a plain `IN (SELECT … LIMIT)`,
             // PostgreSQL may re-run it and mark more rows than the limit.
             "WITH picked AS (SELECT contact_id FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id = $2 \
-               AND state IN ('queued', 'deferred') AND not_before <= $3 ORDER BY not_before, contact_id LIMIT $4{skip_locked}) \
+               AND state = $5 AND not_before <= $3 ORDER BY not_before, contact_id LIMIT $4{skip_locked}) \
              UPDATE broadcast_recipients SET state = 'sending', attempts = attempts + 1, updated_at = $3 \
              WHERE workspace_id = $1 AND broadcast_id = $2 AND contact_id IN (SELECT contact_id FROM picked) \
              RETURNING {COLUMNS}"
         ),
-        params![ws, broadcast_id, now, limit],
+        params![ws, broadcast_id, now, limit, state],
     )
     .await?
     .iter()
