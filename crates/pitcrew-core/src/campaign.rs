@@ -135,6 +135,15 @@ words! {
 }
 
 impl SkipReason {
+    /// The reason a suppressed address is skipped: bounces are told apart
+    /// from the other lists.
+    pub fn for_suppression(reason: SuppressionReason) -> SkipReason {
+        match reason {
+            SuppressionReason::HardBounce | SuppressionReason::SoftBounce => SkipReason::Bounced,
+            _ => SkipReason::Suppressed,
+        }
+    }
+
     /// A sentence for the decision log.
     pub fn explain(self) -> &'static str {
         match self {

@@ -501,12 +501,7 @@ pub(crate) async fn plan(
             } else if !seen.insert(email.clone()) {
                 Some(SkipReason::DuplicateAddress)
             } else if let Some(reason) = suppressed.get(&email) {
-                Some(match reason {
-                    SuppressionReason::HardBounce | SuppressionReason::SoftBounce => {
-                        SkipReason::Bounced
-                    }
-                    _ => SkipReason::Suppressed,
-                })
+                Some(SkipReason::for_suppression(*reason))
             } else if !consented(&consent, rules, person.id, country) {
                 Some(SkipReason::NoConsent)
             } else if rules
@@ -571,7 +566,9 @@ pub(crate) async fn plan(
     Ok(plan)
 }
 
-fn consented(
+/// Whether a person's consent for the topic allows marketing email in
+/// their country: the one consent rule, at planning and at sending.
+pub(crate) fn consented(
     consent: &HashMap<i64, (bool, String)>,
     rules: &SendingRules,
     contact_id: i64,

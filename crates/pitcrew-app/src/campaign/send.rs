@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pitcrew_core::campaign::consent::LegalBasis;
 use pitcrew_core::campaign::guardrail::SendingRules;
 use pitcrew_core::campaign::quiet::contact_zone;
-use pitcrew_core::campaign::{BroadcastStatus, RecipientState, Security, SkipReason};
+use pitcrew_core::campaign::{
+    BroadcastStatus, RecipientState, Security, SkipReason, SuppressionReason,
+};
 use pitcrew_core::record::ObjectKind;
 use pitcrew_store::audience::PageStart;
 use pitcrew_store::campaign::broadcast as repo;
@@ -26,7 +27,7 @@ use pitcrew_store::{Db, Lease};
 use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
-use super::broadcast::{Content, broadcast_or_404, status_of};
+use super::broadcast::{Content, broadcast_or_404, consented, status_of};
 use super::message::{self, DkimKey, Outgoing};
 use super::provider::{dkim_of, link_key, rules_of, stored_provider};
 use super::render::{self, LinkPolicy, Personal, Prepared};
@@ -349,20 +350,13 @@ impl Sender {
             };
             let country = fields.get("country").and_then(Value::as_str);
             if let Some(reason) = suppressed.get(&r.email) {
-                let why = if reason.ends_with("bounce") {
-                    SkipReason::Bounced
-                } else {
-                    SkipReason::Suppressed
-                };
+                let why = SuppressionReason::parse(reason)
+                    .map_or(SkipReason::Suppressed, SkipReason::for_suppression);
                 outcomes.push(skip(&r, why, "suppressed after the broadcast started"));
                 progress.skipped += 1;
                 continue;
             }
-            let allowed = consent.get(&r.contact_id).is_some_and(|(on, basis)| {
-                *on && LegalBasis::parse(basis)
-                    .is_some_and(|b| ready.rules.consent_policy.allows(country, b))
-            });
-            if !allowed {
+            if !consented(&consent, &ready.rules, r.contact_id, country) {
                 outcomes.push(skip(
                     &r,
                     SkipReason::NoConsent,
