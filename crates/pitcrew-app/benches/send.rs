@@ -724,14 +724,19 @@ fn sample(count: usize, ws: i64, broadcast_id: i64) -> Sample {
     let started = Cpu::thread();
     for o in &outgoing {
         let unsigned = message::build(o, None).expect("builds");
-        std::hint::black_box(message::to_bytes(&unsigned));
+        std::hint::black_box(unsigned.bytes());
     }
     let build = Cpu::thread().since(started).total();
 
     let started = Cpu::thread();
     let messages = outgoing
         .iter()
-        .map(|o| message::to_bytes(&message::build(o, Some(&dkim)).expect("builds")))
+        .map(|o| {
+            message::build(o, Some(&dkim))
+                .expect("builds")
+                .bytes()
+                .to_vec()
+        })
         .collect();
     let build_signed = Cpu::thread().since(started).total();
     Sample {

@@ -7,19 +7,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use pitcrew_core::admin::{Action, ObjectType, Role};
-use pitcrew_core::campaign::consent::LegalBasis;
 use pitcrew_core::campaign::guardrail::{Check, CheckStatus, SendingRules, can_start};
 use pitcrew_core::campaign::quiet::contact_zone;
 use pitcrew_core::campaign::{
-    BroadcastStatus, RecipientState, SkipReason, SuppressionReason, TemplateFormat,
-    is_sendable_address, normalise_address,
+    BroadcastStatus, RecipientState, SkipReason, TemplateFormat, is_sendable_address,
+    normalise_address,
 };
 use pitcrew_core::record::ObjectKind;
 use pitcrew_core::time::{format_ms, parse_instant};
 use pitcrew_store::audience::PageStart;
 use pitcrew_store::campaign::broadcast::{self as repo, BroadcastRow, StoredBroadcast};
+use pitcrew_store::campaign::consent::{self as consent_repo, CurrentConsent};
 use pitcrew_store::campaign::ledger::{self, NewRecipient, Recipient};
-use pitcrew_store::{Conn, Db};
+use pitcrew_store::{Conn, Db, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -433,10 +433,11 @@ pub(crate) struct Content {
     pub unsubscribe_mailbox: String,
 }
 
-/// What the decisions over an audience came to.
+/// What the decisions over an audience came to. The decisions themselves
+/// go to the send ledger page by page as they are made (or nowhere, for
+/// the checks alone), so a plan's memory does not grow with the audience.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
-    pub rows: Vec<NewRecipient>,
     pub audience: i64,
     pub skipped: BTreeMap<SkipReason, i64>,
     pub deferred: i64,
@@ -454,24 +455,27 @@ impl Plan {
 /// hours), or skip and why. Rules run in a fixed order and the first that
 /// applies is the reason given: no address, invalid address, duplicate
 /// address, bounced, suppressed, no consent, frequency cap.
+///
+/// The audience is read a page at a time, and consent, suppressions and
+/// recent sends are looked up for that page's people only. With a
+/// `writer` transaction, each page's decisions are written to the send
+/// ledger in it before the next page is read.
 pub(crate) async fn plan(
     db: &Db,
     ws: i64,
     b: &StoredBroadcast,
     rules: &SendingRules,
     now: i64,
+    mut writer: Option<&mut Tx>,
 ) -> Result<Plan, AppError> {
     let ids_sql = crate::audience::audience_sql(db, ws, &b.segments, &b.exclusions, now).await?;
     let topic = b.topic.trim();
-    let consent = ledger::topic_consent(db.conn(), ws, topic).await?;
-    let suppressed = suppressed_for(db.conn(), ws, topic).await?;
-    let recent = match rules.frequency_cap {
-        Some(cap) => ledger::recent_sends(db.conn(), ws, b.id, cap.window_start(now)).await?,
-        None => HashMap::new(),
-    };
+    let window_start = rules.frequency_cap.map(|cap| cap.window_start(now));
     let workspace_zone = crate::audience::zone_of(db.conn(), ws).await?;
     let mut plan = Plan::default();
+    // Addresses already decided: a later person with the same one is a duplicate.
     let mut seen: HashSet<String> = HashSet::new();
+    let mut rows: Vec<NewRecipient> = Vec::new();
     let mut after = 0;
     loop {
         let page = pitcrew_store::audience::member_page(
@@ -485,14 +489,31 @@ pub(crate) async fn plan(
         .await?;
         let Some(last) = page.last() else { break };
         after = last.id;
-        for person in &page {
+        let ids: Vec<i64> = page.iter().map(|p| p.id).collect();
+        let emails: Vec<String> = page
+            .iter()
+            .map(|p| {
+                p.fields
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .map(normalise_address)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let addressed: Vec<String> = emails
+            .iter()
+            .filter(|e| is_sendable_address(e))
+            .cloned()
+            .collect();
+        let consent = consent_repo::choices_for(db.conn(), ws, topic, "email", &ids).await?;
+        let suppressed =
+            super::suppression::suppressed_among(db.conn(), ws, Some(topic), &addressed).await?;
+        let recent = match window_start {
+            Some(since) => ledger::recent_sends(db.conn(), ws, b.id, since, &ids).await?,
+            None => HashMap::new(),
+        };
+        for (person, email) in page.iter().zip(emails) {
             plan.audience += 1;
-            let email = person
-                .fields
-                .get("email")
-                .and_then(Value::as_str)
-                .map(normalise_address)
-                .unwrap_or_default();
             let country = person.fields.get("country").and_then(Value::as_str);
             let skip = if email.is_empty() {
                 Some(SkipReason::NoEmail)
@@ -557,7 +578,13 @@ pub(crate) async fn plan(
                     }
                 }
             };
-            plan.rows.push(row);
+            if writer.is_some() {
+                rows.push(row);
+            }
+        }
+        if let Some(tx) = writer.as_deref_mut() {
+            ledger::insert_recipients(tx.conn(), ws, b.id, &rows, now).await?;
+            rows.clear();
         }
         if (page.len() as i64) < PLAN_PAGE {
             break;
@@ -568,27 +595,17 @@ pub(crate) async fn plan(
 
 /// Whether a person's consent for the topic allows marketing email in
 /// their country: the one consent rule, at planning and at sending.
+/// `consent` holds current email-channel choices for the topic by contact
+/// id (`consent::choices_for`).
 pub(crate) fn consented(
-    consent: &HashMap<i64, (bool, String)>,
+    consent: &HashMap<i64, CurrentConsent>,
     rules: &SendingRules,
     contact_id: i64,
     country: Option<&str>,
 ) -> bool {
-    match consent.get(&contact_id) {
-        Some((true, basis)) => {
-            LegalBasis::parse(basis).is_some_and(|b| rules.consent_policy.allows(country, b))
-        }
-        _ => false,
-    }
-}
-
-/// Suppressed addresses for a topic (global rows and the topic's own).
-async fn suppressed_for(
-    c: Conn<'_>,
-    ws: i64,
-    topic: &str,
-) -> Result<HashMap<String, SuppressionReason>, AppError> {
-    super::suppression::suppressed_for(c, ws, Some(topic)).await
+    consent
+        .get(&contact_id)
+        .is_some_and(|c| c.subscribed && rules.consent_policy.allows(country, c.legal_basis))
 }
 
 // ---- pre-launch checks ------------------------------------------------------------
@@ -895,11 +912,15 @@ pub(crate) struct Review {
     pub content: Option<Content>,
 }
 
+/// Run the pre-launch checks. With a `writer` transaction, the plan's
+/// decisions are written to the send ledger in it as they are made; the
+/// caller commits only if nothing blocks.
 pub(crate) async fn review(
     db: &Db,
     ws: i64,
     b: &StoredBroadcast,
     now: i64,
+    writer: Option<&mut Tx>,
 ) -> Result<Review, AppError> {
     let rules = rules_of(db.conn(), ws).await?;
     let mut checks = Vec::new();
@@ -907,7 +928,7 @@ pub(crate) async fn review(
     let plan = if b.segments.is_empty() {
         None
     } else {
-        Some(plan(db, ws, b, &rules, now).await?)
+        Some(plan(db, ws, b, &rules, now, writer).await?)
     };
     if let Some(p) = &plan {
         audience_checks(p, &mut checks);
@@ -1000,7 +1021,9 @@ async fn dkim_missing(db: &Db, ws: i64) -> Result<bool, AppError> {
 pub async fn prelaunch(db: &Db, actor: &Actor, id: i64, now: i64) -> Result<Prelaunch, AppError> {
     actor.require(Action::ReadRecords)?;
     let b = broadcast_or_404(db.conn(), actor.workspace_id, id, false).await?;
-    Ok(review(db, actor.workspace_id, &b, now).await?.prelaunch)
+    Ok(review(db, actor.workspace_id, &b, now, None)
+        .await?
+        .prelaunch)
 }
 
 // ---- approval and the life of a broadcast -------------------------------------------------
@@ -1046,40 +1069,30 @@ pub async fn start(db: &Db, actor: &Actor, id: i64, now: i64) -> Result<Broadcas
             format!("the broadcast is {}; only a draft can be started", b.status),
         ));
     }
-    let review = review(db, ws, &b, now).await?;
-    if !review.prelaunch.can_start {
-        let blocking: Vec<String> = review
-            .prelaunch
-            .checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Blocking)
-            .map(|c| c.message.clone())
-            .collect();
-        return Err(AppError::conflict(
-            "broadcast_blocked",
-            "checks",
-            format!("the broadcast cannot start: {}", blocking.join(" ")),
-        ));
-    }
-    if b.scheduled_at.is_some_and(|t| t > now) {
-        let mut tx = db.begin().await?;
-        if !repo::set_status(tx.conn(), ws, id, &["draft"], "scheduled", now).await? {
-            return Err(raced(id));
-        }
-        actor
-            .log(
-                &mut tx,
-                "schedule",
-                ObjectType::Broadcast,
-                id,
-                json!({"scheduled_at": b.scheduled_at.map(format_ms)}),
-                now,
-            )
-            .await?;
-        tx.commit().await?;
+    if b.scheduled_at.is_none_or(|t| t <= now) {
+        begin(db, ws, id, &["draft"], Some(actor), now).await?;
         return get_broadcast(db, actor, id).await;
     }
-    begin(db, ws, &b, review, &["draft"], Some(actor), now).await?;
+    // Scheduled for later: checked now, planned again when its time comes.
+    let review = review(db, ws, &b, now, None).await?;
+    if !review.prelaunch.can_start {
+        return Err(blocked(&review.prelaunch.checks));
+    }
+    let mut tx = db.begin().await?;
+    if !repo::set_status(tx.conn(), ws, id, &["draft"], "scheduled", now).await? {
+        return Err(raced(id));
+    }
+    actor
+        .log(
+            &mut tx,
+            "schedule",
+            ObjectType::Broadcast,
+            id,
+            json!({"scheduled_at": b.scheduled_at.map(format_ms)}),
+            now,
+        )
+        .await?;
+    tx.commit().await?;
     get_broadcast(db, actor, id).await
 }
 
@@ -1091,17 +1104,71 @@ fn raced(id: i64) -> AppError {
     )
 }
 
-/// Freeze the content and write the send ledger, in one transaction with
-/// the move to `sending`.
+/// The refusal of a start, listing what blocks it.
+fn blocked(checks: &[Check]) -> AppError {
+    let blocking: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Blocking)
+        .map(|c| c.message.as_str())
+        .collect();
+    AppError::conflict(
+        "broadcast_blocked",
+        "checks",
+        format!("the broadcast cannot start: {}", blocking.join(" ")),
+    )
+}
+
+/// What an attempt to begin sending came to.
+enum Begun {
+    Started,
+    /// Something blocks the start: the checks, with nothing changed.
+    Blocked(Vec<Check>),
+}
+
+/// Move a broadcast from `from` to `sending`, or refuse with what blocks it.
 pub(crate) async fn begin(
     db: &Db,
     ws: i64,
-    b: &StoredBroadcast,
-    review: Review,
+    id: i64,
     from: &[&str],
     actor: Option<&Actor>,
     now: i64,
 ) -> Result<(), AppError> {
+    match try_begin(db, ws, id, from, actor, now).await? {
+        Begun::Started => Ok(()),
+        Begun::Blocked(checks) => Err(blocked(&checks)),
+    }
+}
+
+/// In one transaction: take the broadcast from `from` to `sending`, run
+/// the checks while their plan writes the send ledger page by page, freeze
+/// the content and log the start. The plan runs once, and what the checks
+/// counted is what the ledger holds. If anything blocks, the transaction
+/// is rolled back: no ledger rows, no change of status.
+async fn try_begin(
+    db: &Db,
+    ws: i64,
+    id: i64,
+    from: &[&str],
+    actor: Option<&Actor>,
+    now: i64,
+) -> Result<Begun, AppError> {
+    // The checks render a sample whose links are signed with the workspace's
+    // link key. Made here if missing: inside the transaction, which holds
+    // SQLite's write lock, the sample could not create it.
+    super::provider::link_key(db.conn(), ws, now).await?;
+    let mut tx = db.begin().await?;
+    if !repo::set_status(tx.conn(), ws, id, from, "sending", now).await? {
+        return Err(raced(id));
+    }
+    // Read again under the status change, so an edit made meanwhile (which
+    // withdraws an approval) is what gets checked and frozen.
+    let b = broadcast_or_404(tx.conn(), ws, id, false).await?;
+    let review = review(db, ws, &b, now, Some(&mut tx)).await?;
+    if !review.prelaunch.can_start {
+        drop(tx);
+        return Ok(Begun::Blocked(review.prelaunch.checks));
+    }
     let (Some(content), Some(plan)) = (review.content, review.plan) else {
         return Err(AppError::conflict(
             "broadcast_blocked",
@@ -1110,30 +1177,19 @@ pub(crate) async fn begin(
         ));
     };
     let frozen = serde_json::to_value(&content).map_err(|e| AppError::internal(e.to_string()))?;
-    let mut tx = db.begin().await?;
-    if !repo::set_status(tx.conn(), ws, b.id, from, "sending", now).await? {
-        return Err(raced(b.id));
-    }
-    repo::mark_started(tx.conn(), ws, b.id, &frozen, plan.audience, now).await?;
-    ledger::insert_recipients(tx.conn(), ws, b.id, &plan.rows, now).await?;
+    repo::mark_started(tx.conn(), ws, id, &frozen, plan.audience, now).await?;
     let summary = json!({
         "audience": plan.audience,
         "will_send": plan.will_send(),
         "skipped": plan.skipped.iter().map(|(k, v)| (k.as_str().to_string(), json!(v))).collect::<Map<String, Value>>(),
     });
-    match actor {
-        Some(a) => {
-            a.log(&mut tx, "start", ObjectType::Broadcast, b.id, summary, now)
-                .await?
-        }
-        None => {
-            Actor::system(ws)
-                .log(&mut tx, "start", ObjectType::Broadcast, b.id, summary, now)
-                .await?
-        }
-    }
+    let system = Actor::system(ws);
+    actor
+        .unwrap_or(&system)
+        .log(&mut tx, "start", ObjectType::Broadcast, id, summary, now)
+        .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Begun::Started)
 }
 
 /// A scheduled broadcast whose time has come: re-check, then begin. If
@@ -1143,30 +1199,27 @@ pub(crate) async fn begin_scheduled(db: &Db, ws: i64, id: i64, now: i64) -> Resu
     if status_of(&b) != BroadcastStatus::Scheduled {
         return Ok(());
     }
-    let review = review(db, ws, &b, now).await?;
-    if !review.prelaunch.can_start {
-        let mut tx = db.begin().await?;
-        repo::set_status(tx.conn(), ws, id, &["scheduled"], "draft", now).await?;
-        let blocking: Vec<&Check> = review
-            .prelaunch
-            .checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Blocking)
-            .collect();
-        Actor::system(ws)
-            .log(
-                &mut tx,
-                "unschedule",
-                ObjectType::Broadcast,
-                id,
-                json!({"blocking": blocking}),
-                now,
-            )
-            .await?;
-        tx.commit().await?;
+    let Begun::Blocked(checks) = try_begin(db, ws, id, &["scheduled"], None, now).await? else {
         return Ok(());
-    }
-    begin(db, ws, &b, review, &["scheduled"], None, now).await
+    };
+    let mut tx = db.begin().await?;
+    repo::set_status(tx.conn(), ws, id, &["scheduled"], "draft", now).await?;
+    let blocking: Vec<&Check> = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Blocking)
+        .collect();
+    Actor::system(ws)
+        .log(
+            &mut tx,
+            "unschedule",
+            ObjectType::Broadcast,
+            id,
+            json!({"blocking": blocking}),
+            now,
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn move_status(

@@ -519,7 +519,12 @@ pub async fn set_dkim(
 
 /// The key that signs a workspace's tracking and unsubscribe links,
 /// created on first use.
-pub(crate) async fn link_key(c: Conn<'_>, ws: i64, now: i64) -> Result<Vec<u8>, AppError> {
+pub(crate) async fn link_key(mut c: Conn<'_>, ws: i64, now: i64) -> Result<Vec<u8>, AppError> {
+    // Read first: once made, the key costs no write, so it can be read while
+    // another transaction holds SQLite's write lock (a broadcast starting).
+    if let Some(kept) = repo::secret(c.reborrow(), ws, LINK_SECRET).await? {
+        return Ok(kept.into_bytes());
+    }
     let fresh = crate::secret::random_hex(32);
     let kept = repo::secret_or_insert(c, ws, LINK_SECRET, &fresh, now).await?;
     Ok(kept.into_bytes())

@@ -334,24 +334,26 @@ impl Sender {
         }
         let mut progress = Progress::default();
         let mut outcomes = Vec::with_capacity(claimed.len());
-        let people = self.people(ws, &claimed).await?;
+        let mut people = self.people(ws, &claimed).await?;
         let ids: Vec<i64> = claimed.iter().map(|r| r.contact_id).collect();
         let emails: Vec<String> = claimed.iter().map(|r| r.email.clone()).collect();
         let topic = ready.content.topic.as_str();
-        let consent = ledger::topic_consent_of(self.db.conn(), ws, topic, &ids).await?;
-        let suppressed = ledger::suppressed_among(self.db.conn(), ws, topic, &emails).await?;
+        let consent =
+            pitcrew_store::campaign::consent::choices_for(self.db.conn(), ws, topic, "email", &ids)
+                .await?;
+        let suppressed: HashMap<String, SuppressionReason> =
+            super::suppression::suppressed_among(self.db.conn(), ws, Some(topic), &emails).await?;
         let workspace_zone = crate::audience::zone_of(self.db.conn(), ws).await?;
         let mut sends = JoinSet::new();
         for r in claimed {
-            let Some((fields, account)) = people.get(&r.contact_id) else {
+            let Some((fields, account)) = people.remove(&r.contact_id) else {
                 outcomes.push(skip(&r, SkipReason::NoEmail, "the contact was deleted"));
                 progress.skipped += 1;
                 continue;
             };
             let country = fields.get("country").and_then(Value::as_str);
             if let Some(reason) = suppressed.get(&r.email) {
-                let why = SuppressionReason::parse(reason)
-                    .map_or(SkipReason::Suppressed, SkipReason::for_suppression);
+                let why = SkipReason::for_suppression(*reason);
                 outcomes.push(skip(&r, why, "suppressed after the broadcast started"));
                 progress.skipped += 1;
                 continue;
@@ -391,32 +393,41 @@ impl Sender {
                 progress.deferred += 1;
                 continue;
             }
-            let outgoing = match compose(ws, id, &r, fields, account.as_ref(), ready) {
-                Ok(o) => o,
+            // Rendering and signing are most of an email's CPU: they run
+            // on the blocking pool, so a batch uses every core and the
+            // async workers stay free for requests.
+            let ready = ready.clone();
+            sends.spawn(async move {
+                let composed = tokio::task::spawn_blocking({
+                    let (r, ready) = (r.clone(), ready.clone());
+                    move || {
+                        let outgoing = compose(ws, id, &r, &fields, account.as_ref(), &ready)?;
+                        let email = message::build(&outgoing, ready.dkim.as_ref())
+                            .map_err(|e| e.to_string())?;
+                        Ok::<_, String>((outgoing.message_id, email))
+                    }
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("rendering stopped: {e}")));
+                let sent = match composed {
+                    Ok((message_id, email)) => Ok((message_id, ready.mailer.send(&email).await)),
+                    Err(why) => Err(why),
+                };
+                (r, sent)
+            });
+        }
+        let mut config_error = None;
+        while let Some(joined) = sends.join_next().await {
+            let (r, sent) =
+                joined.map_err(|e| AppError::internal(format!("a send task failed: {e}")))?;
+            let (message_id, result) = match sent {
+                Ok(sent) => sent,
                 Err(why) => {
                     outcomes.push(skip(&r, SkipReason::RenderFailed, &why));
                     progress.skipped += 1;
                     continue;
                 }
             };
-            let msg = match message::build(&outgoing, ready.dkim.as_ref()) {
-                Ok(m) => m,
-                Err(e) => {
-                    outcomes.push(skip(&r, SkipReason::RenderFailed, &e.to_string()));
-                    progress.skipped += 1;
-                    continue;
-                }
-            };
-            let mailer = ready.mailer.clone();
-            sends.spawn(async move {
-                let result = mailer.send(&msg).await;
-                (r, outgoing.message_id, result)
-            });
-        }
-        let mut config_error = None;
-        while let Some(joined) = sends.join_next().await {
-            let (r, message_id, result) =
-                joined.map_err(|e| AppError::internal(format!("a send task failed: {e}")))?;
             let done = self.now();
             outcomes.push(match result {
                 Ok(()) => {

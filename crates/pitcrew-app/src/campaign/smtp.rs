@@ -11,10 +11,12 @@ use std::time::Duration;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use pitcrew_core::campaign::Security;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
+
+use super::message::Email;
 
 /// How long one SMTP command (or the connection itself) may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -167,7 +169,7 @@ impl Mailer {
 
     /// Hands one message to the server, after waiting for a free session and
     /// for the throttle.
-    pub async fn send(&self, message: &Message) -> Result<(), SendError> {
+    pub async fn send(&self, message: &Email) -> Result<(), SendError> {
         // The session is taken before the throttle so that the throttle's
         // spacing is the spacing on the wire, not of waiting tasks.
         let _session = self
@@ -177,7 +179,7 @@ impl Mailer {
             .map_err(|_| SendError::Temporary("the mailer is shutting down".into()))?;
         self.throttle.acquire().await;
         self.transport
-            .send_raw(message.envelope(), &message.formatted())
+            .send_raw(message.envelope(), message.bytes())
             .await
             .map(|_| ())
             .map_err(|e| classify(&self.host, &e))

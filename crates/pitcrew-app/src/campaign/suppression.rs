@@ -1,8 +1,9 @@
 //! Suppression lists: addresses that must not be mailed, for every topic or
 //! for one, kept by members (add, remove, list, CSV import and export) and
 //! by pitcrew itself as bounces and complaints arrive (`suppress`,
-//! `note_soft_bounce`, `note_delivered`), and read in bulk by the sender
-//! (`suppressed_for`).
+//! `note_soft_bounce`, `note_delivered`), and read in bulk when deciding
+//! who gets a broadcast and again just before each batch goes out
+//! (`suppressed_for`, `suppressed_among`).
 //!
 //! An address holds one row per topic. Writing it again never weakens it:
 //! a row changes reason only for a stronger one (see `strength`).
@@ -1022,8 +1023,35 @@ pub async fn suppressed_for(
     topic: Option<&str>,
 ) -> Result<HashMap<String, SuppressionReason>, AppError> {
     let topic = topic.map(str::trim).unwrap_or_default();
+    Ok(strongest(repo::suppressed_for(c, ws, topic).await?))
+}
+
+/// Which of `emails` (normalised addresses) must not get mail about
+/// `topic` (`None`: mail that is about no topic), with the strongest
+/// reason each holds — the same answer as `suppressed_for`, for a page of
+/// people instead of the whole workspace.
+pub async fn suppressed_among(
+    c: Conn<'_>,
+    ws: i64,
+    topic: Option<&str>,
+    emails: &[String],
+) -> Result<HashMap<String, SuppressionReason>, AppError> {
+    let topic = topic.map(str::trim).unwrap_or_default();
+    let rows = repo::suppressions_of(c, ws, emails).await?;
+    Ok(strongest(
+        rows.into_iter()
+            .filter(|s| s.topic.is_empty() || s.topic == topic)
+            .map(|s| (s.email, s.reason)),
+    ))
+}
+
+/// One reason per address: the strongest of its rows, since an address
+/// may be suppressed for every topic and for one topic at once.
+fn strongest(
+    rows: impl IntoIterator<Item = (String, SuppressionReason)>,
+) -> HashMap<String, SuppressionReason> {
     let mut out: HashMap<String, SuppressionReason> = HashMap::new();
-    for (email, reason) in repo::suppressed_for(c, ws, topic).await? {
+    for (email, reason) in rows {
         out.entry(email)
             .and_modify(|held| {
                 if strength(reason) > strength(*held) {
@@ -1032,7 +1060,7 @@ pub async fn suppressed_for(
             })
             .or_insert(reason);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -1046,6 +1074,21 @@ mod tests {
         assert!(strength(HardBounce) > strength(Manual));
         assert!(strength(Manual) > strength(SoftBounce));
         assert_eq!(strength(Manual), strength(RoleAddress));
+    }
+
+    #[test]
+    fn an_address_held_for_several_reasons_shows_the_strongest() {
+        use SuppressionReason::*;
+        let rows = [
+            ("ana@example.com", SoftBounce),
+            ("ana@example.com", Complaint),
+            ("ana@example.com", Manual),
+            ("ben@example.com", Manual),
+        ];
+        let folded = strongest(rows.map(|(e, r)| (e.to_string(), r)));
+        assert_eq!(folded.get("ana@example.com"), Some(&Complaint));
+        assert_eq!(folded.get("ben@example.com"), Some(&Manual));
+        assert_eq!(folded.len(), 2);
     }
 
     #[test]

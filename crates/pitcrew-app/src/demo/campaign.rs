@@ -184,9 +184,7 @@ pub(super) async fn add_campaigns(
     )
     .await?;
     broadcast::approve(db, owner, october.id, sent_at).await?;
-    let stored = broadcast::broadcast_or_404(db.conn(), ws, october.id, false).await?;
-    let review = broadcast::review(db, ws, &stored, sent_at).await?;
-    broadcast::begin(db, ws, &stored, review, &["draft"], Some(marketer), sent_at).await?;
+    broadcast::begin(db, ws, october.id, &["draft"], Some(marketer), sent_at).await?;
     settle_as_sent(db, ws, october.id, sent_at).await?;
     broadcast::create_broadcast(
         db,

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 
 use crate::{Conn, Engine, Param, Row, StoreError, params};
 
+/// Ids per statement when a list of ids is bound as parameters.
+const IDS_PER_STATEMENT: usize = 500;
+
 /// A ledger row about to be written when sending starts.
 #[derive(Debug, Clone)]
 pub struct NewRecipient {
@@ -65,6 +68,12 @@ fn recipient(r: &Row) -> Result<Recipient, StoreError> {
 }
 
 const INSERT_COLUMNS: usize = 9;
+/// Rows per INSERT. SQLite finds each numbered parameter's name by walking
+/// the statement's list of them, so binding costs grow with the square of
+/// the parameters in one statement: at 500 rows (4,500 parameters) binding
+/// outweighed the writing. A hundred rows keep statements few and binding
+/// cheap, and the same text each time lets the prepared statement be reused.
+const ROWS_PER_INSERT: usize = 100;
 
 /// Write the ledger rows of a broadcast, many per statement.
 pub async fn insert_recipients(
@@ -74,7 +83,7 @@ pub async fn insert_recipients(
     rows: &[NewRecipient],
     now: i64,
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(500) {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut values = Vec::with_capacity(chunk.len());
         let mut p = Vec::with_capacity(chunk.len() * INSERT_COLUMNS);
         for (i, r) in chunk.iter().enumerate() {
@@ -308,24 +317,32 @@ pub async fn state_counts(
     .collect()
 }
 
-/// Marketing emails per person from other broadcasts that count against a
-/// frequency cap: sent since `since`, or on their way (waiting, in flight,
-/// uncertain).
+/// Marketing emails per person, for some people, from other broadcasts
+/// that count against a frequency cap: sent since `since`, or on their way
+/// (waiting, in flight, uncertain). People with none are absent.
 pub async fn recent_sends(
     mut c: Conn<'_>,
     ws: i64,
     except_broadcast: i64,
     since: i64,
+    contact_ids: &[i64],
 ) -> Result<HashMap<i64, i64>, StoreError> {
-    c.fetch_all(
-        "SELECT contact_id, COUNT(*) AS n FROM broadcast_recipients WHERE workspace_id = $1 AND broadcast_id <> $2 \
-         AND ((state = 'sent' AND sent_at >= $3) OR state IN ('queued', 'deferred', 'sending', 'uncertain')) GROUP BY contact_id",
-        params![ws, except_broadcast, since],
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((r.int("contact_id")?, r.int("n")?)))
-    .collect()
+    let mut found = HashMap::new();
+    for chunk in contact_ids.chunks(IDS_PER_STATEMENT) {
+        let mut p = params![ws, except_broadcast, since];
+        p.extend(chunk.iter().map(|id| Param::Int(*id)));
+        let holes: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "SELECT contact_id, COUNT(*) AS n FROM broadcast_recipients WHERE workspace_id = $1 AND contact_id IN ({}) \
+             AND broadcast_id <> $2 AND ((state = 'sent' AND sent_at >= $3) OR state IN ('queued', 'deferred', 'sending', 'uncertain')) \
+             GROUP BY contact_id",
+            holes.join(", ")
+        );
+        for r in c.fetch_all(&sql, p).await? {
+            found.insert(r.int("contact_id")?, r.int("n")?);
+        }
+    }
+    Ok(found)
 }
 
 /// Messages a provider accepted since `since`, across the workspace's
@@ -386,90 +403,4 @@ pub async fn last_sent_to(
         Some(r) => Ok(Some((r.int("broadcast_id")?, recipient(&r)?))),
         None => Ok(None),
     }
-}
-
-/// The current email-channel consent for a topic, per person:
-/// (subscribed, legal basis).
-pub async fn topic_consent(
-    mut c: Conn<'_>,
-    ws: i64,
-    topic: &str,
-) -> Result<HashMap<i64, (bool, String)>, StoreError> {
-    c.fetch_all(
-        "SELECT contact_id, subscribed, legal_basis FROM consent_state WHERE workspace_id = $1 AND topic = $2 AND channel = 'email'",
-        params![ws, topic],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.int("contact_id")?,
-            (r.bool("subscribed")?, r.text("legal_basis")?),
-        ))
-    })
-    .collect()
-}
-
-/// The email-channel consent for a topic of some people, for the check
-/// made again just before sending: (subscribed, legal basis).
-pub async fn topic_consent_of(
-    mut c: Conn<'_>,
-    ws: i64,
-    topic: &str,
-    ids: &[i64],
-) -> Result<HashMap<i64, (bool, String)>, StoreError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    c.fetch_all(
-        &format!(
-            "SELECT contact_id, subscribed, legal_basis FROM consent_state WHERE workspace_id = $1 AND topic = $2 AND channel = 'email' \
-             AND contact_id IN ({})",
-            list.join(", ")
-        ),
-        params![ws, topic],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.int("contact_id")?,
-            (r.bool("subscribed")?, r.text("legal_basis")?),
-        ))
-    })
-    .collect()
-}
-
-/// Which of these addresses are suppressed for a topic (globally or for
-/// the topic), with the reason.
-pub async fn suppressed_among(
-    mut c: Conn<'_>,
-    ws: i64,
-    topic: &str,
-    emails: &[String],
-) -> Result<HashMap<String, String>, StoreError> {
-    if emails.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut p = params![ws, topic];
-    let holes: Vec<String> = emails
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            p.push(Param::from(e.as_str()));
-            format!("${}", i + 3)
-        })
-        .collect();
-    c.fetch_all(
-        &format!(
-            "SELECT email, reason FROM suppressions WHERE workspace_id = $1 AND (topic = '' OR topic = $2) AND email IN ({})",
-            holes.join(", ")
-        ),
-        p,
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((r.text("email")?, r.text("reason")?)))
-    .collect()
 }
