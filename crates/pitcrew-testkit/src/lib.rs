@@ -6,6 +6,7 @@
 //! PostgreSQL half of a test is skipped with a note — unless `CI=true`, where
 //! a missing PostgreSQL fails the test.
 
+pub mod browser;
 pub mod python;
 pub mod smtp;
 
@@ -154,4 +155,22 @@ impl Drop for TestDb {
             }
         }
     }
+}
+
+/// `target/tmp` beside the running test binary (`target/<profile>/deps/…`),
+/// the folder Cargo gives integration tests for scratch files: tools the
+/// tests install (a Python environment, npm packages) live there.
+pub(crate) fn scratch_root() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let deps = exe.parent()?;
+            let target = if deps.file_name()? == "deps" {
+                deps.parent()?.parent()?
+            } else {
+                deps.parent()?
+            };
+            Some(target.join("tmp"))
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("pitcrew-test-tools"))
 }

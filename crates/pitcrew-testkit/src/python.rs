@@ -33,7 +33,7 @@ for spec in sys.argv[2:]:
 /// under the build folder's `tmp` the first time; `None` when python3, venv
 /// or pip (or the network) is missing.
 pub fn venv(name: &str, packages: &[&str]) -> Option<PathBuf> {
-    venv_in(&default_root(), name, packages)
+    venv_in(&crate::scratch_root(), name, packages)
 }
 
 /// `venv` in a folder of the caller's choosing (`root/name`).
@@ -88,23 +88,6 @@ pub fn missing(what: &str) {
         "CI=true needs python3 with venv and pip (or PITCREW_TEST_PYTHON) for {what}"
     );
     eprintln!("note: no python3 with venv and pip (or no network for PyPI); skipping {what}");
-}
-
-/// `target/tmp` beside the running test binary (`target/<profile>/deps/…`),
-/// the folder Cargo gives integration tests for scratch files.
-fn default_root() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let deps = exe.parent()?;
-            let target = if deps.file_name()? == "deps" {
-                deps.parent()?.parent()?
-            } else {
-                deps.parent()?
-            };
-            Some(target.join("tmp"))
-        })
-        .unwrap_or_else(|| std::env::temp_dir().join("pitcrew-test-python"))
 }
 
 fn interpreter(dir: &Path) -> PathBuf {

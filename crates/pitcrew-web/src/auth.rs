@@ -12,6 +12,21 @@ use crate::error::ApiError;
 
 pub const SESSION_COOKIE: &str = "pitcrew_session";
 
+/// The `Set-Cookie` value that starts a browser session: not readable by
+/// scripts, sent only by pitcrew's own pages' navigations and requests.
+pub fn session_set_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        pitcrew_app::admin::SESSION_DAYS * 86_400
+    )
+}
+
+/// The `Set-Cookie` value that ends a browser session.
+pub fn session_clear_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
 /// The authenticated caller of a request.
 pub struct Caller(pub Actor);
 
@@ -35,7 +50,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// A cookie-authenticated change must come from pitcrew's own pages, not
 /// from another site riding on the user's cookie.
-fn cross_site(parts: &Parts) -> bool {
+pub(crate) fn cross_site(parts: &Parts) -> bool {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return false;
     }

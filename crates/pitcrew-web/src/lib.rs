@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 mod ops;
 mod public;
+mod ui;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     let (api, doc) = api(state.ingest_limits);
     let doc = std::sync::Arc::new(doc);
     api.merge(ops::routes(doc))
+        .merge(ui::routes())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -22,21 +22,15 @@ pub fn documented(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(healthz)).routes(routes!(metrics))
 }
 
-/// The front page and the OpenAPI document itself.
+/// The OpenAPI document itself.
 pub fn routes(doc: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
-    Router::new().route("/", get(home)).route(
+    Router::new().route(
         "/api/openapi.json",
         get(move || {
             let doc = doc.clone();
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
-}
-
-/// The front door until the web app arrives: what this server is and where
-/// to go next.
-async fn home() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("home.html"))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

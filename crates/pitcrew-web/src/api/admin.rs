@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Caller, SESSION_COOKIE, session_cookie};
+use crate::auth::{Caller, session_clear_cookie, session_cookie, session_set_cookie};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -67,12 +67,7 @@ async fn login(
         now_ms(),
     )
     .await?;
-    let secure = if s.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        session.token,
-        uc::SESSION_DAYS * 86_400
-    );
+    let cookie = session_set_cookie(&session.token, s.secure_cookies);
     let me = Me {
         user_id: session.actor.user_id,
         name: session.actor.label.clone(),
@@ -98,7 +93,7 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Resp
     if let Some(session) = session_cookie(&headers) {
         uc::logout(&s.db, session).await?;
     }
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let expired = session_clear_cookie();
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response())
 }
 

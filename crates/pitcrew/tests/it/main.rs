@@ -1,6 +1,7 @@
 //! The `pitcrew` executable as a newcomer and an operator use it: the demo,
 //! the admin commands, configuration errors, and secrets kept out of logs.
 
+mod browser;
 mod import;
 mod segment;
 mod sending;
