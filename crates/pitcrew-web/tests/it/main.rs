@@ -13,3 +13,4 @@ mod server;
 mod session;
 mod support;
 mod tracking;
+mod ui;

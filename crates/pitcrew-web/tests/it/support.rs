@@ -161,3 +161,102 @@ macro_rules! on_each_engine {
         }
     };
 }
+
+/// A member signed in through the web app's sign-in page, as a browser
+/// would be: the session cookie and the anti-forgery token its pages carry.
+pub struct Visitor {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A web page's answer.
+pub struct Html {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Html {
+    /// Where a redirect points.
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl World {
+    /// Signs `role`'s member in at `/login` and reads the token from a page.
+    pub async fn sign_in(&self, role: Role) -> Visitor {
+        let form = format!("email={role}%40acme.test&password={PASSWORD}&next=%2F");
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("request");
+        let res = self.app.clone().oneshot(req).await.expect("response");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{role} signs in");
+        let cookie = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let mut v = Visitor {
+            cookie,
+            csrf: String::new(),
+        };
+        let home = self.page(&v, Method::GET, "/", &[]).await;
+        assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+        let marker = "<meta name=\"csrf-token\" content=\"";
+        let at = home.body.find(marker).expect("token on the page") + marker.len();
+        let len = home.body[at..].find('"').expect("end of token");
+        v.csrf = home.body[at..at + len].to_string();
+        v
+    }
+
+    /// A page request as `v`: GET, or a form post (with `_csrf` added) for
+    /// any other method.
+    pub async fn page(
+        &self,
+        v: &Visitor,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Html {
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::COOKIE, &v.cookie);
+        let body = if method == Method::GET {
+            Body::empty()
+        } else {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            let mut enc = url::form_urlencoded::Serializer::new(String::new());
+            enc.append_pair("_csrf", &v.csrf);
+            for (k, val) in form {
+                enc.append_pair(k, val);
+            }
+            Body::from(enc.finish())
+        };
+        let res = self
+            .app
+            .clone()
+            .oneshot(req.body(body).expect("request"))
+            .await
+            .expect("response");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("body");
+        Html {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
