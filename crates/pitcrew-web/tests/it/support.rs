@@ -189,7 +189,16 @@ impl Html {
 impl World {
     /// Signs `role`'s member in at `/login` and reads the token from a page.
     pub async fn sign_in(&self, role: Role) -> Visitor {
-        let form = format!("email={role}%40acme.test&password={PASSWORD}&next=%2F");
+        self.sign_in_as(&format!("{role}@acme.test")).await
+    }
+
+    /// Signs a member in by email (password `PASSWORD`).
+    pub async fn sign_in_as(&self, email: &str) -> Visitor {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", email)
+            .append_pair("password", PASSWORD)
+            .append_pair("next", "/")
+            .finish();
         let req = Request::builder()
             .method(Method::POST)
             .uri("/login")
@@ -197,7 +206,7 @@ impl World {
             .body(Body::from(form))
             .expect("request");
         let res = self.app.clone().oneshot(req).await.expect("response");
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{role} signs in");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{email} signs in");
         let cookie = res
             .headers()
             .get(header::SET_COOKIE)
