@@ -1,9 +1,106 @@
-//! Pages of the web app for this part (to be built).
+//! People: the searchable, sortable list of contacts with the columns a
+//! marketer picks, each contact's page (fields, account, consent, segments
+//! with why, timeline), and the forms to add and edit a contact.
+
+mod contact;
+mod form;
+pub(super) mod listing;
 
 use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use pitcrew_app::record::{self, ListParams};
+use pitcrew_core::admin::Action;
+use pitcrew_core::record::{FieldDef, ObjectKind};
+use serde_json::json;
 
+use super::view::{Page, PageMeta, Viewer, render};
 use crate::AppState;
+use listing::{ListQuery, PAGE_SIZE, person_name, shown};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/people", get(list))
+        .route("/people/new", get(form::new_form).post(form::create))
+        .route("/people/{id}", get(contact::show))
+        .route("/people/{id}/edit", get(form::edit_form).post(form::update))
+        .route("/people/{id}/timeline", get(contact::timeline))
+        .route("/people/{id}/why/{segment}", get(contact::why))
+}
+
+/// Columns shown until the marketer picks their own.
+const DEFAULT_COLUMNS: &[&str] = &["email", "company", "lifecycle_stage", "country"];
+
+/// Whether htmx asked for the list alone, not for a page it restores from history.
+pub(super) fn wants_fragment(v: &Viewer, headers: &HeaderMap) -> bool {
+    v.htmx && !headers.contains_key("hx-history-restore-request")
+}
+
+async fn list(
+    State(s): State<AppState>,
+    v: Viewer,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Page {
+    let fields = record::list_fields(&s.db, &v.actor, Some(ObjectKind::Contact)).await?;
+    let mut query = ListQuery::parse(raw.as_deref());
+    query.keep_known_sort(&fields);
+    query.cols.retain(|c| fields.iter().any(|f| &f.key == c));
+    let columns: Vec<&FieldDef> = if query.cols.is_empty() {
+        DEFAULT_COLUMNS
+            .iter()
+            .filter_map(|k| fields.iter().find(|f| f.key == *k))
+            .collect()
+    } else {
+        query
+            .cols
+            .iter()
+            .filter_map(|k| fields.iter().find(|f| &f.key == k))
+            .collect()
+    };
+    let params = ListParams {
+        q: Some(query.q.clone()).filter(|q| !q.is_empty()),
+        sort: query.sort.clone(),
+        limit: Some(PAGE_SIZE),
+        offset: Some(query.offset),
+        ..ListParams::default()
+    };
+    let (records, total, _, _) = record::list_records(&s.db, &v.actor, ObjectKind::Contact, params).await?;
+    let rows: Vec<_> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "name": person_name(r.id, &r.fields),
+                "cells": columns.iter().map(|f| shown(f, r.fields.get(&f.key))).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let chosen: Vec<&str> = columns.iter().map(|f| f.key.as_str()).collect();
+    let mut ctx = json!({
+        "q": query.q,
+        "sort": query.sort,
+        "columns": columns.iter().map(|f| query.column("/people", f)).collect::<Vec<_>>(),
+        "choices": fields.iter().map(|f| json!({
+            "key": f.key,
+            "label": f.label,
+            "chosen": chosen.contains(&f.key.as_str()),
+        })).collect::<Vec<_>>(),
+        "rows": rows,
+        "pager": query.pager("/people", rows.len(), total),
+        "can_write": v.can(Action::WriteRecords),
+    });
+    if wants_fragment(&v, &headers) {
+        return v.fragment("people/results.html", ctx);
+    }
+    ctx["results"] = json!(render("people/results.html", &ctx)?);
+    v.page(
+        PageMeta {
+            title: "People",
+            section: "people",
+        },
+        "people/list.html",
+        ctx,
+    )
 }
