@@ -2,6 +2,7 @@
 
 use pitcrew_core::admin::{Action, AuditEntry};
 use pitcrew_store::Db;
+pub use pitcrew_store::audit::AuditNarrowing;
 use pitcrew_store::audit::{self, AuditQuery};
 use serde::Deserialize;
 
@@ -24,7 +25,8 @@ pub struct AuditParams {
     pub limit: Option<i64>,
 }
 
-const OBJECT_TYPES: &[&str] = &[
+/// The kinds of object the audit log records changes of.
+pub const OBJECT_TYPES: &[&str] = &[
     "contact",
     "account",
     "field",
@@ -41,7 +43,19 @@ const OBJECT_TYPES: &[&str] = &[
     "broadcast",
 ];
 
+/// The audit log, newest first.
 pub async fn list(db: &Db, actor: &Actor, p: AuditParams) -> Result<Vec<AuditEntry>, AppError> {
+    list_narrowed(db, actor, p, AuditNarrowing::default()).await
+}
+
+/// The audit log narrowed further, for the web app's filters: one action
+/// (`create`, `update`, `delete`, …) and a window of time.
+pub async fn list_narrowed(
+    db: &Db,
+    actor: &Actor,
+    p: AuditParams,
+    n: AuditNarrowing,
+) -> Result<Vec<AuditEntry>, AppError> {
     actor.require(Action::ReadAudit)?;
     if let Some(t) = p
         .object_type
@@ -72,5 +86,5 @@ pub async fn list(db: &Db, actor: &Actor, p: AuditParams) -> Result<Vec<AuditEnt
         before_id: p.before,
         limit,
     };
-    Ok(audit::list(db.conn(), actor.workspace_id, &q).await?)
+    Ok(audit::list_narrowed(db.conn(), actor.workspace_id, &q, &n).await?)
 }

@@ -59,12 +59,33 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
-pub async fn list(mut c: Conn<'_>, ws: i64, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+/// Further narrowing of an audit query: one action, and a time window.
+#[derive(Debug, Default, Clone)]
+pub struct AuditNarrowing {
+    pub action: Option<String>,
+    /// Only entries at or after this instant (epoch milliseconds).
+    pub from: Option<i64>,
+    /// Only entries before this instant (epoch milliseconds).
+    pub until: Option<i64>,
+}
+
+pub async fn list(c: Conn<'_>, ws: i64, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+    list_narrowed(c, ws, q, &AuditNarrowing::default()).await
+}
+
+pub async fn list_narrowed(
+    mut c: Conn<'_>,
+    ws: i64,
+    q: &AuditQuery,
+    n: &AuditNarrowing,
+) -> Result<Vec<AuditEntry>, StoreError> {
     let rows = c
         .fetch_all(
             "SELECT id, at, action, object_type, object_id, actor, actor_user_id, actor_token_id, changes FROM audit_log \
              WHERE workspace_id = $1 AND ($2 IS NULL OR object_type = $2) AND ($3 IS NULL OR object_id = $3) \
-             AND ($4 IS NULL OR actor_user_id = $4) AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6",
+             AND ($4 IS NULL OR actor_user_id = $4) AND ($5 IS NULL OR id < $5) \
+             AND ($7 IS NULL OR action = $7) AND ($8 IS NULL OR at >= $8) AND ($9 IS NULL OR at < $9) \
+             ORDER BY id DESC LIMIT $6",
             params![
                 ws,
                 q.object_type.clone(),
@@ -72,6 +93,9 @@ pub async fn list(mut c: Conn<'_>, ws: i64, q: &AuditQuery) -> Result<Vec<AuditE
                 q.user_id,
                 q.before_id,
                 q.limit,
+                n.action.clone(),
+                n.from,
+                n.until,
             ],
         )
         .await?;

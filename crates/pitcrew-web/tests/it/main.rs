@@ -14,4 +14,5 @@ mod session;
 mod support;
 mod tracking;
 mod ui;
+mod ui_admin;
 mod ui_people;
