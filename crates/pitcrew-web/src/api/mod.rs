@@ -3,7 +3,7 @@
 pub mod admin;
 pub mod audience;
 pub mod campaign;
-mod download;
+pub(crate) mod download;
 pub mod events;
 pub mod health;
 pub mod import;

@@ -16,3 +16,4 @@ mod tracking;
 mod ui;
 mod ui_admin;
 mod ui_people;
+mod ui_segments;
