@@ -10,6 +10,7 @@
 //! or dry run — is kept with its counts and its rejects report.
 
 mod mapping;
+mod preview;
 mod reader;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 pub use mapping::{ColumnMapping, MappingSource};
+pub use preview::{ImportPreview, MappingChoice, preview_csv};
 pub use reader::{Encoding, MAX_RECORD_BYTES, delimiter_label, parse_delimiter};
 
 use mapping::Target;
@@ -303,6 +305,9 @@ pub struct ImportProgress {
 /// Follows an import as it runs (the command line's progress bar and
 /// rejects file). Called after each batch is written.
 pub trait ImportObserver: Send {
+    /// The import is under way and kept as `id` (its file had a header
+    /// and rows, and its mapping was accepted).
+    fn started(&mut self, _id: i64) {}
     fn progress(&mut self, _progress: &ImportProgress) {}
     fn reject(&mut self, _reject: &Reject) {}
 }
@@ -549,6 +554,7 @@ impl Run<'_> {
         };
         let ws = self.actor.workspace_id;
         let id = store::create_import(self.db.conn(), ws, &new, self.now).await?;
+        observer.started(id);
         let batch = Batch {
             ws,
             object: options.object,
