@@ -128,7 +128,6 @@ pub(crate) struct Viewer {
     /// The anti-forgery token every form and htmx request of this session carries.
     pub csrf: String,
     /// The request came from htmx (it wants a fragment, not a page).
-    #[expect(dead_code, reason = "read by the page modules")]
     pub htmx: bool,
 }
 
@@ -238,7 +237,6 @@ impl Viewer {
     }
 
     /// A piece of a page for htmx to swap in: `template` rendered alone.
-    #[expect(dead_code, reason = "used by the page modules")]
     pub fn fragment(&self, template: &str, ctx: serde_json::Value) -> Result<Response, UiError> {
         Ok(Html(render(template, &self.context(ctx))?).into_response())
     }
@@ -362,7 +360,6 @@ impl IntoResponse for UiError {
 /// The problems of a refused form, by field name, for inline errors: the
 /// use case's field (with a `fields.` prefix removed) or `form` when the
 /// error names none.
-#[expect(dead_code, reason = "used by the page modules")]
 pub(crate) fn form_errors(e: &AppError) -> serde_json::Value {
     let mut m = Map::new();
     for d in &e.details {
