@@ -1543,6 +1543,27 @@ pub async fn stats(db: &Db, actor: &Actor, id: i64) -> Result<Stats, AppError> {
     Ok(s)
 }
 
+/// Emails sent per hour since the start, as timeline points of kind
+/// `sent`, for charting beside the opens and clicks of [`stats`].
+pub async fn sent_per_hour(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+) -> Result<Vec<TimelinePoint>, AppError> {
+    actor.require(Action::ReadRecords)?;
+    let ws = actor.workspace_id;
+    broadcast_or_404(db.conn(), ws, id, false).await?;
+    Ok(ledger::sent_series(db.conn(), ws, id, 3_600_000)
+        .await?
+        .into_iter()
+        .map(|(at, count)| TimelinePoint {
+            at: format_ms(at),
+            kind: "sent".to_string(),
+            count,
+        })
+        .collect())
+}
+
 /// Whether `role` may approve broadcasts (for the UI to show the button).
 pub fn may_approve(role: Role) -> bool {
     role.can(Action::ApproveBroadcasts)

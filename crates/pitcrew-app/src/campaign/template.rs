@@ -380,6 +380,76 @@ pub async fn preview_template(
     let ws = actor.workspace_id;
     let stored = template_or_404(db.conn(), ws, template_id, false).await?;
     let format = clean_format(&stored.format)?;
+    render_as(
+        db,
+        ws,
+        format,
+        &stored.body,
+        &stored.text_body,
+        contact_id,
+        subject,
+    )
+    .await
+}
+
+/// Email content not saved yet, as a template editor holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    /// The subject line, which may use the same variables as the body.
+    pub subject: &'a str,
+    /// `html` or `mjml`.
+    pub format: &'a str,
+    pub body: &'a str,
+    pub text_body: &'a str,
+}
+
+/// Whether a draft would be saved and sent: it prepares, and the error
+/// names the input that is wrong. An empty body passes: a draft may be
+/// half done.
+pub fn check_draft(d: &Draft<'_>) -> Result<(), AppError> {
+    let format = clean_format(d.format)?;
+    if d.body.trim().is_empty() {
+        return Ok(());
+    }
+    render::prepare(d.subject, format, d.body, d.text_body)
+        .map(drop)
+        .map_err(|e| template_invalid(&e))
+}
+
+/// [`preview_template`] for content not saved yet, as the template editor
+/// shows it while the marketer writes.
+pub async fn preview_draft(
+    db: &Db,
+    actor: &Actor,
+    d: &Draft<'_>,
+    contact_id: i64,
+    _now: i64,
+) -> Result<Rendered, AppError> {
+    actor.require(Action::ReadRecords)?;
+    let format = clean_format(d.format)?;
+    check_content(format, d.body, d.text_body)?;
+    render_as(
+        db,
+        actor.workspace_id,
+        format,
+        d.body,
+        d.text_body,
+        contact_id,
+        d.subject,
+    )
+    .await
+}
+
+/// One contact's email from some content, with links that only look real.
+async fn render_as(
+    db: &Db,
+    ws: i64,
+    format: TemplateFormat,
+    body: &str,
+    text_body: &str,
+    contact_id: i64,
+    subject: &str,
+) -> Result<Rendered, AppError> {
     let contact =
         pitcrew_store::record::get_record(db.conn(), ws, ObjectKind::Contact, contact_id, false)
             .await?
@@ -408,8 +478,8 @@ pub async fn preview_template(
         &format!("{base}/unsubscribe"),
         &format!("{base}/preferences"),
     );
-    let prepared = render::prepare(subject, format, &stored.body, &stored.text_body)
-        .map_err(|e| template_invalid(&e))?;
+    let prepared =
+        render::prepare(subject, format, body, text_body).map_err(|e| template_invalid(&e))?;
     prepared
         .render(&personal, &LinkPolicy::default())
         .map_err(|e| {

@@ -317,6 +317,29 @@ pub async fn state_counts(
     .collect()
 }
 
+/// Emails the SMTP server accepted per time bucket of `bucket_ms`, oldest
+/// first: (bucket start, count). For the results chart.
+pub async fn sent_series(
+    mut c: Conn<'_>,
+    ws: i64,
+    broadcast_id: i64,
+    bucket_ms: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let bucket_ms = bucket_ms.max(1);
+    c.fetch_all(
+        &format!(
+            "SELECT (sent_at / {bucket_ms}) * {bucket_ms} AS bucket, COUNT(*) AS n FROM broadcast_recipients \
+             WHERE workspace_id = $1 AND broadcast_id = $2 AND state = 'sent' AND sent_at IS NOT NULL \
+             GROUP BY bucket ORDER BY bucket"
+        ),
+        params![ws, broadcast_id],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.int("bucket")?, r.int("n")?)))
+    .collect()
+}
+
 /// Marketing emails per person, for some people, from other broadcasts
 /// that count against a frequency cap: sent since `since`, or on their way
 /// (waiting, in flight, uncertain). People with none are absent.
