@@ -20,11 +20,20 @@ struct Demo {
 }
 
 async fn demo(name: &str) -> Demo {
+    demo_sending_to(name, None).await
+}
+
+/// A demo whose sending provider points at `smtp_port` (the demo's own
+/// points at a mail catcher that may not be running).
+async fn demo_sending_to(name: &str, smtp_port: Option<u16>) -> Demo {
     let dir = TempDir::new(name);
     let out = stdout(&pitcrew(&dir.0, &["demo", "--no-serve"]));
     let lines: Vec<String> = out.lines().map(str::to_string).collect();
     let email = line_value(&lines, "Email");
     let password = line_value(&lines, "Password");
+    if let Some(smtp_port) = smtp_port {
+        point_provider_at(&dir.0, smtp_port).await;
+    }
     let port = free_port();
     let server = serve(&dir.0, port);
     wait_healthy(port).await;
@@ -34,6 +43,47 @@ async fn demo(name: &str) -> Demo {
         port,
         email,
         password,
+    }
+}
+
+/// Points every provider of the demo workspace at the SMTP server on
+/// `port`, through the library, as an admin would in the API.
+async fn point_provider_at(data: &Path, port: u16) {
+    use pitcrew_app::campaign::provider::{self, ProviderInput};
+    let url = format!("sqlite://{}", data.join("pitcrew.db").display());
+    let db = pitcrew_app::Db::connect(&url)
+        .await
+        .expect("the demo database");
+    let ws = pitcrew_store::admin::workspace_by_slug(db.conn(), "demo")
+        .await
+        .expect("read workspace")
+        .expect("the demo workspace");
+    let owner = pitcrew_app::Actor {
+        workspace_id: ws.id,
+        user_id: None,
+        token_id: None,
+        role: pitcrew_core::admin::Role::Owner,
+        label: "browser test".into(),
+    };
+    for p in provider::list_providers(&db, &owner)
+        .await
+        .expect("providers")
+    {
+        let input = ProviderInput {
+            name: p.name,
+            host: "127.0.0.1".into(),
+            port,
+            security: p.security,
+            verify_tls: p.verify_tls,
+            username: p.username,
+            password: None,
+            per_second: p.per_second,
+            per_hour: p.per_hour,
+            concurrency: p.concurrency,
+        };
+        provider::update_provider(&db, &owner, p.id, input, pitcrew_app::now_ms())
+            .await
+            .expect("point the provider at the test's SMTP server");
     }
 }
 
@@ -85,4 +135,31 @@ async fn a_newcomer_signs_in_and_finds_the_home_page_useful() {
         said.contains("screenshot") && said.ends_with("ok\n"),
         "{said}"
     );
+}
+
+#[tokio::test]
+async fn a_new_user_walks_from_data_to_a_sent_broadcast() {
+    let Some(b) = browser::browser() else {
+        return browser::missing("the browser tests");
+    };
+    let sink = pitcrew_testkit::smtp::SmtpSink::start().await;
+    let d = demo_sending_to("browser_journey", Some(sink.port())).await;
+    let said = walk(&b, &d, "journey.cjs");
+    assert!(said.ends_with("ok\n"), "{said}");
+    // The broadcast sent from the browser reached the SMTP server: one
+    // email per person in its audience, each with the subject written in
+    // the browser, personalised, with the unsubscribe link added there.
+    let audience: usize = said
+        .lines()
+        .find_map(|l| l.strip_prefix("audience: "))
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .expect("the script reports the audience it sent to");
+    assert!(audience > 0, "{said}");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), audience, "one email per person");
+    for m in &messages {
+        let text = String::from_utf8_lossy(&m.data);
+        assert!(text.contains("Subject: Welcome to the pit lane"), "{text}");
+        assert!(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    }
 }
