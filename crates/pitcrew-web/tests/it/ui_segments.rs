@@ -157,8 +157,8 @@ async fn checking_underlines_the_typo_where_it_is_and_counts_a_valid_condition()
         assert_eq!(out.status, StatusCode::OK, "{}", out.body);
         assert!(
             out.body
-                .contains("people where <mark class=\"problem\" title=\"Problem 1\">contry<sup"),
-            "the unknown field is underlined: {}",
+                .contains("people where <mark class=\"problem\" title=\"Problem 1\">contry"),
+            "the condition on the unknown field is underlined from its column: {}",
             out.body
         );
         assert!(out.body.contains("Line 1, column 14:"), "{}", out.body);
