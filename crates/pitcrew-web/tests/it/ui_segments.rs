@@ -157,13 +157,17 @@ async fn checking_underlines_the_typo_where_it_is_and_counts_a_valid_condition()
         assert_eq!(out.status, StatusCode::OK, "{}", out.body);
         assert!(
             out.body
-                .contains("people where <mark class=\"problem\" title=\"Problem 1\">contry<sup"),
-            "the unknown field is underlined: {}",
+                .contains("people where <mark class=\"problem\" title=\"Problem 1\">contry"),
+            "the condition on the unknown field is underlined from its column: {}",
             out.body
         );
         assert!(out.body.contains("Line 1, column 14:"), "{}", out.body);
         assert!(out.body.contains("did you mean `country`"), "{}", out.body);
-        assert!(!out.body.contains("match it now"), "{}", out.body);
+        assert!(
+            !out.body.contains("live-count"),
+            "nothing is counted: {}",
+            out.body
+        );
 
         let cut = "people where country is";
         let out = w
@@ -201,6 +205,11 @@ async fn checking_underlines_the_typo_where_it_is_and_counts_a_valid_condition()
             out.body
         );
         assert!(out.body.contains("ada@example.com"), "{}", out.body);
+        assert!(
+            out.body.contains("</strong> people match it now"),
+            "{}",
+            out.body
+        );
     });
 }
 
