@@ -362,7 +362,6 @@ impl IntoResponse for UiError {
 /// The problems of a refused form, by field name, for inline errors: the
 /// use case's field (with a `fields.` prefix removed) or `form` when the
 /// error names none.
-#[expect(dead_code, reason = "used by the page modules")]
 pub(crate) fn form_errors(e: &AppError) -> serde_json::Value {
     let mut m = Map::new();
     for d in &e.details {
