@@ -60,7 +60,9 @@ fn read(f: &Filters) -> Result<(AuditParams, AuditNarrowing), Map<String, Value>
             _ => {
                 errors.insert(
                     field.into(),
-                    json!(format!("`{t}` is not a date; use the date picker or write it as 2026-03-01.")),
+                    json!(format!(
+                        "`{t}` is not a date; use the date picker or write it as 2026-03-01."
+                    )),
                 );
                 None
             }
@@ -283,6 +285,10 @@ mod tests {
             ..Filters::default()
         };
         let errors = read(&bad).expect_err("invalid");
-        assert!(errors["from"].as_str().is_some_and(|m| m.contains("yesterday")));
+        assert!(
+            errors["from"]
+                .as_str()
+                .is_some_and(|m| m.contains("yesterday"))
+        );
     }
 }

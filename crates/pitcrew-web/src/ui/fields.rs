@@ -226,7 +226,8 @@ async fn create(
     // The use case checks the role again; this only spares an outsider the form.
     v.actor.require(Action::ManageFields)?;
     let Some(object) = ObjectKind::parse(&form.object) else {
-        let errors = json!({"object": "Choose whether the field belongs to people or to accounts."});
+        let errors =
+            json!({"object": "Choose whether the field belongs to people or to accounts."});
         return new_page(&v, &form, errors, StatusCode::UNPROCESSABLE_ENTITY);
     };
     let Some(field_type) = FieldType::parse(&form.field_type) else {
