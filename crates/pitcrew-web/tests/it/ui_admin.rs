@@ -97,7 +97,7 @@ async fn an_admin_adds_a_picklist_field_and_it_is_in_the_data_model() {
             )
             .await;
         assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
-        assert_eq!(out.location(), "/fields");
+        assert_eq!(out.location(), "/fields#contact-language");
         let field = api(
             &w,
             Role::Viewer,
