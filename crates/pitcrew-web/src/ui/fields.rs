@@ -249,7 +249,9 @@ async fn create(
         options,
     };
     match record::create_field(&s.db, &v.actor, new, now_ms()).await {
-        Ok(_) => Ok(Redirect::to("/fields").into_response()),
+        Ok(def) => Ok(
+            Redirect::to(&format!("/fields#{}-{}", def.object.as_str(), def.key)).into_response(),
+        ),
         Err(e) if fixable(&e) => {
             let errors = field_form_errors(&e, &["key", "label", "type", "options"], "form");
             new_page(&v, &form, errors, StatusCode::UNPROCESSABLE_ENTITY)

@@ -97,7 +97,7 @@ async fn an_admin_adds_a_picklist_field_and_it_is_in_the_data_model() {
             )
             .await;
         assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
-        assert_eq!(out.location(), "/fields");
+        assert_eq!(out.location(), "/fields#contact-language");
         let field = api(
             &w,
             Role::Viewer,
@@ -602,7 +602,7 @@ async fn the_audit_log_shows_who_changed_what_and_is_for_admins_only() {
             let b = &page.body;
             assert!(b.contains("<td>admin@acme.test</td>"), "{b}");
             assert!(b.contains("<td>marketer@acme.test</td>"), "{b}");
-            assert!(b.contains("<del aria-label=\"before\">Plan</del> → <ins aria-label=\"after\">Plan tier</ins>"), "{b}");
+            assert!(b.contains("<del><span class=\"sr-only\">was </span>Plan</del> → <ins><span class=\"sr-only\">now </span>Plan tier</ins>"), "{b}");
             // Newest first: the contact was created last.
             let contact_at = b.find("someone@example.com").expect("contact entry");
             let field_at = b.find("Plan tier").expect("field entry");
