@@ -405,6 +405,7 @@ async fn contacts_without_an_email_column_are_refused_next_to_the_match_key() {
         assert_eq!(contacts(&w).await, before);
 
         let nothing = [("target.0", ""), ("action", "dry_run")];
+        // (The upload is still there to try again.)
         let out = w.page(&v, Method::POST, &mapping_url, &nothing).await;
         assert_eq!(out.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
