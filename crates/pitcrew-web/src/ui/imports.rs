@@ -182,7 +182,15 @@ async fn read_form(mut form: Multipart, received: &mut Received) -> Result<(), A
         match field.name() {
             Some("object") => received.object = Some(field.text().await.map_err(broke)?),
             Some("file") => {
-                let name = field.file_name().unwrap_or("").trim().to_string();
+                // Some browsers send the whole path; the history shows the name.
+                let name = field
+                    .file_name()
+                    .unwrap_or("")
+                    .rsplit(['/', '\\'])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 let mut new = NewUpload::create()?;
                 let written = async {
                     while let Some(chunk) = field.chunk().await.map_err(broke)? {

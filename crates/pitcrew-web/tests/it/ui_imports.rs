@@ -434,7 +434,14 @@ async fn accounts_import_matched_by_external_id() {
     on_each_engine!(|w| {
         let v = w.sign_in(Role::Marketer).await;
         let file = "Account ID;Company Name;Website\nA-1;Initech;initech.example\nA-2;Globex;globex.example\n";
-        let up = upload(&w, &v, "account", "accounts.csv", file.as_bytes()).await;
+        let up = upload(
+            &w,
+            &v,
+            "account",
+            "C:\\Users\\me\\accounts.csv",
+            file.as_bytes(),
+        )
+        .await;
         assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.body);
         let mapping_url = up.location().to_string();
         let map = w.page(&v, Method::GET, &mapping_url, &[]).await;
@@ -458,6 +465,10 @@ async fn accounts_import_matched_by_external_id() {
         let id = id_in(run.location());
         let result = finished(&w, &v, id).await;
         assert!(result.contains("Created</dt><dd>2</dd>"), "{result}");
+        let page = w
+            .page(&v, Method::GET, &format!("/imports/{id}"), &[])
+            .await;
+        assert!(page.body.contains("<h1>accounts.csv</h1>"), "{}", page.body);
         let params = ListParams {
             q: Some("Globex".into()),
             ..ListParams::default()
