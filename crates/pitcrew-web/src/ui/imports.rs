@@ -182,7 +182,15 @@ async fn read_form(mut form: Multipart, received: &mut Received) -> Result<(), A
         match field.name() {
             Some("object") => received.object = Some(field.text().await.map_err(broke)?),
             Some("file") => {
-                let name = field.file_name().unwrap_or("").trim().to_string();
+                // Some browsers send the whole path; the history shows the name.
+                let name = field
+                    .file_name()
+                    .unwrap_or("")
+                    .rsplit(['/', '\\'])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 let mut new = NewUpload::create()?;
                 let written = async {
                     while let Some(chunk) = field.chunk().await.map_err(broke)? {
@@ -672,4 +680,82 @@ async fn rejects(State(s): State<AppState>, v: Viewer, Path(id): Path<String>) -
         headers.insert(header::CONTENT_DISPOSITION, h);
     }
     Ok((StatusCode::OK, headers, csv).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use pitcrew_app::import::{Encoding, ImportFailure, Reject};
+
+    use super::*;
+
+    fn summary(status: ImportStatus, dry_run: bool) -> ImportSummary {
+        ImportSummary {
+            id: 41,
+            object: ObjectKind::Contact,
+            status,
+            dry_run,
+            mode: ImportMode::Upsert,
+            match_by: MatchBy::Email,
+            file_name: Some("people.csv".into()),
+            encoding: Encoding::Utf8,
+            encoding_detected: false,
+            delimiter: ",".into(),
+            mapping: Vec::new(),
+            rows: 1500,
+            created: 1000,
+            updated: 400,
+            unchanged: 0,
+            rejected: 100,
+            problems: 130,
+            rejects: vec![Reject {
+                line: 7,
+                column: "Email".into(),
+                value: "nope".into(),
+                reason: "not an email address".into(),
+                code: "field_invalid".into(),
+            }],
+            error: None,
+            by: "marketer@acme.test".into(),
+            started_at: "2026-12-07T19:00:00Z".into(),
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn a_running_import_polls_its_progress_every_second() {
+        let running = summary(ImportStatus::Running, false);
+        set_read(41, Some((250, 1000)));
+        let html = render("imports/progress.html", &result_context(&running)).expect("renders");
+        set_read(41, None);
+        assert!(html.contains("hx-get=\"/imports/41/progress\""), "{html}");
+        assert!(html.contains("hx-trigger=\"every 1s\""));
+        assert!(html.contains("value=\"25\""), "{html}");
+        assert!(html.contains("1,500 rows so far"));
+        let unknown_share =
+            render("imports/progress.html", &result_context(&running)).expect("renders");
+        assert!(unknown_share.contains("<progress aria-label=\"Working\">"));
+    }
+
+    #[test]
+    fn a_finished_import_shows_counts_rejects_and_the_report() {
+        let mut failed = summary(ImportStatus::Failed, false);
+        failed.error = Some(ImportFailure {
+            code: "import_unclosed_quote".into(),
+            message: "a quote opened on line 9 is never closed".into(),
+        });
+        let html = render("imports/progress.html", &result_context(&failed)).expect("renders");
+        assert!(!html.contains("hx-trigger"));
+        assert!(
+            html.contains("stopped early: a quote opened on line 9"),
+            "{html}"
+        );
+        assert!(html.contains("the first 1 of 130 are below"), "{html}");
+        assert!(html.contains("href=\"/imports/41/rejects.csv\""));
+        let dry = render(
+            "imports/progress.html",
+            &result_context(&summary(ImportStatus::Done, true)),
+        )
+        .expect("renders");
+        assert!(dry.contains("Would create</dt><dd>1,000</dd>"), "{dry}");
+    }
 }

@@ -15,5 +15,6 @@ mod support;
 mod tracking;
 mod ui;
 mod ui_admin;
+mod ui_imports;
 mod ui_people;
 mod ui_segments;
