@@ -14,3 +14,4 @@ mod session;
 mod support;
 mod tracking;
 mod ui;
+mod ui_broadcasts;
