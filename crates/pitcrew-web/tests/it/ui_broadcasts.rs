@@ -662,7 +662,7 @@ async fn bad_input_comes_back_to_the_form_with_the_reason_beside_the_field() {
             None,
         )
         .await;
-        assert_eq!(b["scheduled_at"], "2027-03-01T09:30:00Z", "{b}");
+        assert_eq!(b["scheduled_at"], "2027-03-01T09:30:00.000Z", "{b}");
         assert_eq!(b["utm"]["utm_campaign"], "spring");
         assert_eq!(b["segments"], json!([s.list]));
         let edit = w
