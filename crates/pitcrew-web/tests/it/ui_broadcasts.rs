@@ -188,6 +188,34 @@ async fn htmx_get(w: &World, v: &Visitor, path: &str) -> (StatusCode, String) {
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// An htmx form post as `v`: the token in the header, as htmx sends it.
+async fn htmx_post(
+    w: &World,
+    v: &Visitor,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut enc = url::form_urlencoded::Serializer::new(String::new());
+    for (k, val) in form {
+        enc.append_pair(k, val);
+    }
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::COOKIE, &v.cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("hx-request", "true")
+        .header("x-csrf-token", &v.csrf)
+        .body(Body::from(enc.finish()))
+        .expect("request");
+    let res = w.app.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1024 * 1024)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_draft_blocked_for_its_missing_unsubscribe_link_is_fixed_approved_sent_and_shows_results()
 {
@@ -711,6 +739,16 @@ async fn the_preview_shows_the_unsaved_email_as_the_chosen_contact() {
         assert!(
             out.body.contains("Acme GmbH, Hauptstr. 1"),
             "the postal address"
+        );
+        let (status, fragment) = htmx_post(&w, &viewer, "/broadcasts/preview", &f).await;
+        assert_eq!(status, StatusCode::OK, "{fragment}");
+        assert!(
+            !fragment.contains("<html"),
+            "htmx gets the preview alone: {fragment}"
+        );
+        assert!(
+            fragment.contains("Hello Ana, spring is here."),
+            "{fragment}"
         );
 
         let mut f = form(&provider, &list, WITH_UNSUBSCRIBE);
