@@ -779,3 +779,103 @@ async fn the_preview_shows_the_unsaved_email_as_the_chosen_contact() {
         assert_eq!(none, json!([]), "a preview saves nothing");
     });
 }
+
+#[tokio::test]
+async fn a_sending_broadcast_is_paused_resumed_and_cancelled_from_its_page() {
+    on_each_engine!(|w| {
+        let s = setup(&w, 2525).await;
+        let template = api(
+            &w,
+            Method::POST,
+            "/api/v1/templates",
+            Role::Marketer,
+            Some(json!({"name": "Spring", "format": "html", "body": WITH_UNSUBSCRIBE})),
+        )
+        .await;
+        let created = api(
+            &w,
+            Method::POST,
+            "/api/v1/broadcasts",
+            Role::Marketer,
+            Some(json!({
+                "name": "Spring launch", "template_id": template["id"], "subject": "Spring",
+                "from_name": "Acme", "from_email": "news@acme.test", "topic": "Newsletter",
+                "segments": [s.list], "provider_id": s.provider,
+                "utm": {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring"},
+            })),
+        )
+        .await;
+        let id = created["id"].as_i64().expect("id");
+        let b = |rest: &str| format!("/broadcasts/{id}{rest}");
+        api(
+            &w,
+            Method::POST,
+            &format!("/api/v1{}", b("/approve")),
+            Role::Admin,
+            None,
+        )
+        .await;
+        api(
+            &w,
+            Method::POST,
+            &format!("/api/v1{}", b("/start")),
+            Role::Marketer,
+            None,
+        )
+        .await;
+
+        let viewer = w.sign_in(Role::Viewer).await;
+        let page = w.page(&viewer, Method::GET, &b(""), &[]).await;
+        assert!(
+            page.body.contains("Sending: 0 of 1 people handled"),
+            "{}",
+            page.body
+        );
+        assert!(
+            !page.body.contains(">Pause</button>"),
+            "no Pause for a viewer"
+        );
+        let out = w.page(&viewer, Method::POST, &b("/pause"), &[]).await;
+        assert_eq!(out.status, StatusCode::FORBIDDEN);
+
+        let marketer = w.sign_in(Role::Marketer).await;
+        let out = w.page(&marketer, Method::POST, &b("/pause"), &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+        assert_eq!(status_of(&w, id).await, "paused");
+        let page = w.page(&marketer, Method::GET, &b(""), &[]).await;
+        assert!(page.body.contains(">Resume</button>"), "{}", page.body);
+        assert!(
+            !page.body.contains("hx-trigger"),
+            "a paused broadcast is not polled"
+        );
+        let again = w.page(&marketer, Method::POST, &b("/pause"), &[]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(
+            again
+                .body
+                .contains("role=\"alert\">the broadcast is paused"),
+            "{}",
+            again.body
+        );
+
+        let out = w.page(&marketer, Method::POST, &b("/resume"), &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+        assert_eq!(status_of(&w, id).await, "sending");
+        let out = w.page(&marketer, Method::POST, &b("/cancel"), &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+        assert_eq!(status_of(&w, id).await, "cancelled");
+        let results = w.page(&viewer, Method::GET, &b("/results"), &[]).await;
+        assert!(
+            results.body.contains("<code>cancelled</code>"),
+            "{}",
+            results.body
+        );
+        assert!(
+            results
+                .body
+                .contains("the broadcast was cancelled before this contact"),
+            "the skipped-by-reason table explains: {}",
+            results.body
+        );
+    });
+}
