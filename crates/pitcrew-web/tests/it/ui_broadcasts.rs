@@ -489,6 +489,17 @@ async fn a_draft_blocked_for_its_missing_unsubscribe_link_is_fixed_approved_sent
         );
         assert!(results.body.contains("/assets/broadcasts.js"), "{engine:?}");
 
+        let list = w.page(&marketer, Method::GET, "/broadcasts", &[]).await;
+        assert!(
+            list.body
+                .contains(&format!("href=\"&#x2f;broadcasts&#x2f;{id}&#x2f;results\""))
+                || list
+                    .body
+                    .contains(&format!("href=\"/broadcasts/{id}/results\"")),
+            "{engine:?}: the list links to the results: {}",
+            list.body
+        );
+
         // Sent is sent: the draft form is closed.
         let closed = w
             .page(&marketer, Method::GET, &format!("{path}/edit"), &[])
