@@ -15,6 +15,7 @@ mod support;
 mod tracking;
 mod ui;
 mod ui_admin;
+mod ui_broadcasts;
 mod ui_imports;
 mod ui_people;
 mod ui_segments;

@@ -109,10 +109,8 @@ impl BroadcastForm {
                 "body" => f.body = v,
                 "text_body" => f.text_body = v,
                 "preview_email" => f.preview_email = v,
-                k if UTM_KEYS.contains(&k) => {
-                    if !v.trim().is_empty() {
-                        f.utm.insert(k.to_string(), v);
-                    }
+                k if UTM_KEYS.contains(&k) && !v.trim().is_empty() => {
+                    f.utm.insert(k.to_string(), v);
                 }
                 _ => {}
             }
