@@ -35,9 +35,11 @@ async fn people_count(s: &AppState, v: &Viewer, account: i64) -> Result<i64, App
         account_id: Some(account),
         ..ListParams::default()
     };
-    Ok(record::list_records(&s.db, &v.actor, ObjectKind::Contact, params)
-        .await?
-        .1)
+    Ok(
+        record::list_records(&s.db, &v.actor, ObjectKind::Contact, params)
+            .await?
+            .1,
+    )
 }
 
 async fn list(
@@ -115,9 +117,8 @@ async fn show(
         .iter()
         .filter_map(|f| {
             let text = shown(f, account.fields.get(&f.key));
-            (!text.is_empty()).then(|| {
-                json!({"label": f.label, "value": text, "custom": !f.builtin})
-            })
+            (!text.is_empty())
+                .then(|| json!({"label": f.label, "value": text, "custom": !f.builtin}))
         })
         .collect();
     let query = ListQuery {
@@ -140,7 +141,11 @@ async fn show(
     let people: Vec<Value> = people
         .iter()
         .map(|p| {
-            let cell = |k: &str| contact_field(k).map(|f| shown(f, p.fields.get(k))).unwrap_or_default();
+            let cell = |k: &str| {
+                contact_field(k)
+                    .map(|f| shown(f, p.fields.get(k)))
+                    .unwrap_or_default()
+            };
             json!({
                 "id": p.id,
                 "name": person_name(p.id, &p.fields),

@@ -66,7 +66,8 @@ async fn list(
         offset: Some(query.offset),
         ..ListParams::default()
     };
-    let (records, total, _, _) = record::list_records(&s.db, &v.actor, ObjectKind::Contact, params).await?;
+    let (records, total, _, _) =
+        record::list_records(&s.db, &v.actor, ObjectKind::Contact, params).await?;
     let rows: Vec<_> = records
         .iter()
         .map(|r| {

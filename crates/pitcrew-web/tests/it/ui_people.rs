@@ -35,10 +35,16 @@ async fn person(w: &World, values: Value, account: Option<i64>) -> i64 {
         account_id: account,
         fields: fields(values),
     };
-    record::create_record(&w.t.db, actor(w, Role::Marketer), ObjectKind::Contact, input, NOW)
-        .await
-        .expect("contact")
-        .id
+    record::create_record(
+        &w.t.db,
+        actor(w, Role::Marketer),
+        ObjectKind::Contact,
+        input,
+        NOW,
+    )
+    .await
+    .expect("contact")
+    .id
 }
 
 async fn account(w: &World, name: &str, domain: &str) -> i64 {
@@ -47,10 +53,16 @@ async fn account(w: &World, name: &str, domain: &str) -> i64 {
         account_id: None,
         fields: fields(json!({"name": name, "domain": domain, "industry": "software"})),
     };
-    record::create_record(&w.t.db, actor(w, Role::Marketer), ObjectKind::Account, input, NOW)
-        .await
-        .expect("account")
-        .id
+    record::create_record(
+        &w.t.db,
+        actor(w, Role::Marketer),
+        ObjectKind::Account,
+        input,
+        NOW,
+    )
+    .await
+    .expect("account")
+    .id
 }
 
 /// A stored contact's fields, read back through the app.
@@ -96,8 +108,18 @@ fn at(hay: &str, needle: &str) -> usize {
 #[tokio::test]
 async fn the_people_list_searches_sorts_pages_and_shows_the_chosen_columns() {
     on_each_engine!(|w| {
-        person(&w, json!({"email": "ada@example.com", "first_name": "Ada", "job_title": "CTO"}), None).await;
-        person(&w, json!({"email": "bob@example.com", "first_name": "Bob", "lifecycle_stage": "mql"}), None).await;
+        person(
+            &w,
+            json!({"email": "ada@example.com", "first_name": "Ada", "job_title": "CTO"}),
+            None,
+        )
+        .await;
+        person(
+            &w,
+            json!({"email": "bob@example.com", "first_name": "Bob", "lifecycle_stage": "mql"}),
+            None,
+        )
+        .await;
         for i in 0..25 {
             person(&w, json!({"email": format!("p{i:02}@example.org")}), None).await;
         }
@@ -107,22 +129,33 @@ async fn the_people_list_searches_sorts_pages_and_shows_the_chosen_columns() {
         assert!(all.body.contains("<h1>People</h1>"), "{}", all.body);
         assert!(all.body.contains("27 people"), "{}", all.body);
         assert!(all.body.contains("showing 1–25"), "{}", all.body);
-        assert!(all.body.contains("href=\"&#x2f;people?offset=25\""), "{}", all.body);
+        assert!(
+            all.body.contains("href=\"&#x2f;people?offset=25\""),
+            "{}",
+            all.body
+        );
         // The default columns, labelled from the data model.
         assert!(all.body.contains(">Lifecycle stage<"), "{}", all.body);
-        assert!(all.body.contains("Marketing qualified lead"), "{}", all.body);
         assert!(!all.body.contains(">Job title<"), "{}", all.body);
 
         let second = get(&w, &v, "/people?offset=25").await;
         assert!(second.body.contains("showing 26–27"), "{}", second.body);
         assert!(second.body.contains("rel=\"prev\""), "{}", second.body);
+        assert!(
+            second.body.contains("Marketing qualified lead"),
+            "{}",
+            second.body
+        );
         assert!(!second.body.contains("rel=\"next\""), "{}", second.body);
 
         let found = get(&w, &v, "/people?q=ada").await;
         assert!(found.body.contains("1 person match"), "{}", found.body);
         assert!(found.body.contains(">Ada</a>"), "{}", found.body);
         assert!(!found.body.contains(">Bob</a>"), "{}", found.body);
-        assert!(found.body.contains("value=\"ada\""), "the box keeps the search");
+        assert!(
+            found.body.contains("value=\"ada\""),
+            "the box keeps the search"
+        );
 
         let none = get(&w, &v, "/people?q=zebra").await;
         assert!(none.body.contains("Nobody matches"), "{}", none.body);
@@ -136,7 +169,10 @@ async fn the_people_list_searches_sorts_pages_and_shows_the_chosen_columns() {
         let up = get(&w, &v, "/people?q=example.com&sort=email").await;
         assert!(at(&up.body, ">Ada</a>") < at(&up.body, ">Bob</a>"));
         assert!(up.body.contains("aria-sort=\"ascending\""), "{}", up.body);
-        assert!(up.body.contains("sort=-email"), "the heading turns the order around");
+        assert!(
+            up.body.contains("sort=-email"),
+            "the heading turns the order around"
+        );
         let down = get(&w, &v, "/people?q=example.com&sort=-email").await;
         assert!(at(&down.body, ">Bob</a>") < at(&down.body, ">Ada</a>"));
         assert!(down.body.contains("aria-sort=\"descending\""));
@@ -146,7 +182,11 @@ async fn the_people_list_searches_sorts_pages_and_shows_the_chosen_columns() {
         assert!(cols.body.contains(">Job title<"), "{}", cols.body);
         assert!(cols.body.contains("<td>CTO</td>"), "{}", cols.body);
         assert!(!cols.body.contains(">Lifecycle stage<"), "{}", cols.body);
-        assert!(cols.body.contains("sort=job_title&amp;col=job_title"), "{}", cols.body);
+        assert!(
+            cols.body.contains("sort=job_title&amp;col=job_title"),
+            "{}",
+            cols.body
+        );
         // A stale sort falls back to newest first instead of failing.
         let stale = w.page(&v, Method::GET, "/people?sort=shoe_size", &[]).await;
         assert_eq!(stale.status, StatusCode::OK);
@@ -177,7 +217,10 @@ async fn site_visitor(w: &World) -> i64 {
         .header(header::CONTENT_TYPE, "application/json")
         .header(
             header::AUTHORIZATION,
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+            ),
         )
         .body(Body::from(json!({"batch": batch}).to_string()))
         .expect("request");
@@ -224,7 +267,9 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
             ada,
             record::RecordPatch {
                 account_id: Some(Some(acme)),
-                fields: fields(json!({"shoe_size": "38", "lifecycle_stage": "sql", "country": "GB"})),
+                fields: fields(
+                    json!({"shoe_size": "38", "lifecycle_stage": "sql", "country": "GB"}),
+                ),
                 ..Default::default()
             },
             NOW,
@@ -232,13 +277,20 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
         .await
         .expect("update");
         for t in ["Newsletter", "Product updates"] {
-            consent::create_topic(&w.t.db, marketer, t, "", NOW).await.expect("topic");
+            consent::create_topic(&w.t.db, marketer, t, "", NOW)
+                .await
+                .expect("topic");
         }
         consent::record_consent(
             &w.t.db,
             marketer,
             ada,
-            ConsentInput::opt_in("Newsletter", LegalBasis::Consent, ConsentSource::Form, "Send me the newsletter"),
+            ConsentInput::opt_in(
+                "Newsletter",
+                LegalBasis::Consent,
+                ConsentSource::Form,
+                "Send me the newsletter",
+            ),
             NOW,
         )
         .await
@@ -251,12 +303,22 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
             subject: None,
             definition: Some(Definition::Text(text.into())),
         };
-        let british = audience::create_segment(&w.t.db, builder, segment("British", r#"people where country is "GB""#), NOW)
-            .await
-            .expect("segment");
-        audience::create_segment(&w.t.db, builder, segment("French", r#"people where country is "FR""#), NOW)
-            .await
-            .expect("segment");
+        let british = audience::create_segment(
+            &w.t.db,
+            builder,
+            segment("British", r#"people where country is "GB""#),
+            NOW,
+        )
+        .await
+        .expect("segment");
+        audience::create_segment(
+            &w.t.db,
+            builder,
+            segment("French", r#"people where country is "FR""#),
+            NOW,
+        )
+        .await
+        .expect("segment");
 
         let v = w.sign_in(Role::Viewer).await;
         let page = get(&w, &v, &format!("/people/{ada}")).await;
@@ -269,7 +331,12 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
         assert!(body.contains("<dd>38</dd>"), "{body}");
         assert!(body.contains("<dd>Sales qualified lead</dd>"), "{body}");
         // The account, linked.
-        assert!(body.contains(&format!("href=\"&#x2f;accounts&#x2f;{acme}\">Acme Analytical Engines</a>")), "{body}");
+        assert!(
+            body.contains(&format!(
+                "href=\"/accounts/{acme}\">Acme Analytical Engines</a>"
+            )),
+            "{body}"
+        );
         // Consent per topic, including a topic never chosen.
         assert!(body.contains("Subscribed</span>"), "{body}");
         assert!(body.contains("Product updates"), "{body}");
@@ -278,17 +345,20 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
         assert!(body.contains(">British</a>"), "{body}");
         assert!(!body.contains(">French</a>"), "{body}");
         let why = format!("/people/{ada}/why/{}", british.id);
-        assert!(body.contains(&why.replace('/', "&#x2f;")), "{body}");
+        assert!(body.contains(&format!("href=\"{why}\"")), "{body}");
         // The timeline: newest first, twenty at a time.
         assert!(at(body, "Read chapter 22") < at(body, "Read chapter 21"));
         assert!(!body.contains("Read chapter 2<"), "{body}");
         assert!(body.contains("Show older events"), "{body}");
         // Only edit buttons a viewer may use: none.
-        assert!(!body.contains(&format!("&#x2f;people&#x2f;{ada}&#x2f;edit")), "{body}");
+        assert!(!body.contains(&format!("/people/{ada}/edit")), "{body}");
 
         // Older events, in place with htmx, as a page without it.
         let start = at(body, "before=") + "before=".len();
-        let before: String = body[start..].chars().take_while(char::is_ascii_digit).collect();
+        let before: String = body[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         let more = htmx(&w, &v, &format!("/people/{ada}/timeline?before={before}")).await;
         assert_eq!(more.status, StatusCode::OK);
         assert!(more.body.contains("Read chapter 2<"), "{}", more.body);
@@ -297,16 +367,29 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
         assert!(!more.body.contains("<html"), "{}", more.body);
         let older = get(&w, &v, &format!("/people/{ada}?before={before}")).await;
         assert!(older.body.contains("Read chapter 1<"), "{}", older.body);
-        assert!(older.body.contains("Back to the newest events"), "{}", older.body);
+        assert!(
+            older.body.contains("Back to the newest events"),
+            "{}",
+            older.body
+        );
 
         // Why she is in the segment: in place with htmx, a page without it.
         let inline = htmx(&w, &v, &why).await;
         assert_eq!(inline.status, StatusCode::OK);
-        assert!(inline.body.contains("is in <strong>British</strong>"), "{}", inline.body);
+        assert!(
+            inline.body.contains("is in <strong>British</strong>"),
+            "{}",
+            inline.body
+        );
         assert!(inline.body.contains("country is"), "{}", inline.body);
         assert!(!inline.body.contains("<html"), "{}", inline.body);
         let page = get(&w, &v, &why).await;
-        assert!(page.body.contains("<h1>Why Ada Lovelace is in British</h1>"), "{}", page.body);
+        assert!(
+            page.body
+                .contains("<h1>Why Ada Lovelace is in British</h1>"),
+            "{}",
+            page.body
+        );
         assert!(page.body.contains("Holds"), "{}", page.body);
 
         let missing = w.page(&v, Method::GET, "/people/999999", &[]).await;
@@ -324,8 +407,18 @@ async fn a_marketer_adds_a_person_and_lands_on_their_page() {
         let list = get(&w, &v, "/people").await;
         assert!(list.body.contains("Add a person"), "{}", list.body);
         let form = get(&w, &v, &format!("/people/new?account={acme}")).await;
-        assert!(form.body.contains("<label for=\"field-email\">Email</label>"), "{}", form.body);
-        assert!(form.body.contains(&format!("<option value=\"{acme}\" selected>Acme</option>")), "{}", form.body);
+        assert!(
+            form.body
+                .contains("<label for=\"field-email\">Email</label>"),
+            "{}",
+            form.body
+        );
+        assert!(
+            form.body
+                .contains(&format!("<option value=\"{acme}\" selected>Acme</option>")),
+            "{}",
+            form.body
+        );
 
         let out = w
             .page(
@@ -355,17 +448,30 @@ async fn a_marketer_adds_a_person_and_lands_on_their_page() {
         assert!(!saved.fields.contains_key("phone"));
         let page = get(&w, &v, out.location()).await;
         assert!(page.body.contains("<h1>Grace</h1>"), "{}", page.body);
-        assert!(page.body.contains(&format!("&#x2f;people&#x2f;{id}&#x2f;edit")), "the Edit button");
+        assert!(
+            page.body
+                .contains(&format!("href=\"/people/{id}/edit\">Edit</a>")),
+            "the Edit button"
+        );
     });
 }
 
 #[tokio::test]
 async fn a_marketer_edits_a_person_and_clears_a_value() {
     on_each_engine!(|w| {
-        let id = person(&w, json!({"email": "ada@example.com", "first_name": "Ada", "job_title": "CTO"}), None).await;
+        let id = person(
+            &w,
+            json!({"email": "ada@example.com", "first_name": "Ada", "job_title": "CTO"}),
+            None,
+        )
+        .await;
         let v = w.sign_in(Role::Marketer).await;
         let form = get(&w, &v, &format!("/people/{id}/edit")).await;
-        assert!(form.body.contains("value=\"ada@example.com\""), "{}", form.body);
+        assert!(
+            form.body.contains("value=\"ada@example.com\""),
+            "{}",
+            form.body
+        );
         assert!(form.body.contains("value=\"CTO\""), "{}", form.body);
         let out = w
             .page(
@@ -385,19 +491,33 @@ async fn a_marketer_edits_a_person_and_clears_a_value() {
         let saved = stored(&w, id).await;
         assert_eq!(saved.fields["first_name"], "Augusta Ada");
         assert_eq!(saved.fields["country"], "DE");
-        assert!(!saved.fields.contains_key("job_title"), "{:?}", saved.fields);
+        assert!(
+            !saved.fields.contains_key("job_title"),
+            "{:?}",
+            saved.fields
+        );
     });
 }
 
 #[tokio::test]
 async fn bad_input_comes_back_with_the_message_beside_the_field() {
     on_each_engine!(|w| {
-        let id = person(&w, json!({"email": "ada@example.com", "first_name": "Ada"}), None).await;
+        let id = person(
+            &w,
+            json!({"email": "ada@example.com", "first_name": "Ada"}),
+            None,
+        )
+        .await;
         person(&w, json!({"email": "bob@example.com"}), None).await;
         let v = w.sign_in(Role::Marketer).await;
 
         let out = w
-            .page(&v, Method::POST, "/people/new", &[("f.email", "not-an-email"), ("f.first_name", "Nell")])
+            .page(
+                &v,
+                Method::POST,
+                "/people/new",
+                &[("f.email", "not-an-email"), ("f.first_name", "Nell")],
+            )
             .await;
         assert_eq!(out.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", out.body);
         let field = at(&out.body, "id=\"field-email\"");
@@ -405,7 +525,11 @@ async fn bad_input_comes_back_with_the_message_beside_the_field() {
         assert!(field < message, "the message follows its field");
         assert!(out.body[field..].contains("aria-invalid=\"true\""));
         assert!(out.body.contains("value=\"Nell\""), "what was typed stays");
-        assert!(out.body.contains("The person was not added"), "{}", out.body);
+        assert!(
+            out.body.contains("The person was not added"),
+            "{}",
+            out.body
+        );
         let people = get(&w, &v, "/people?q=Nell").await;
         assert!(people.body.contains("Nobody matches"), "nothing was added");
 
@@ -414,36 +538,73 @@ async fn bad_input_comes_back_with_the_message_beside_the_field() {
                 &v,
                 Method::POST,
                 &format!("/people/{id}/edit"),
-                &[("f.first_name", "Ada"), ("f.lifecycle_stage", "wizard"), ("f.email", "bob@example.com")],
+                &[
+                    ("f.first_name", "Ada"),
+                    ("f.lifecycle_stage", "wizard"),
+                    ("f.email", "bob@example.com"),
+                ],
             )
             .await;
-        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            wrong.body
+        );
         let message = at(&wrong.body, "id=\"lifecycle_stage-error\"");
         assert!(wrong.body[message..].contains("wizard"), "{}", wrong.body);
         assert_eq!(stored(&w, id).await.fields["email"], "ada@example.com");
 
         let taken = w
-            .page(&v, Method::POST, &format!("/people/{id}/edit"), &[("f.email", "bob@example.com")])
+            .page(
+                &v,
+                Method::POST,
+                &format!("/people/{id}/edit"),
+                &[("f.email", "bob@example.com")],
+            )
             .await;
         assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
         let message = at(&taken.body, "id=\"email-error\"");
-        assert!(taken.body[message..].contains("already has the email"), "{}", taken.body);
+        assert!(
+            taken.body[message..].contains("already has the email"),
+            "{}",
+            taken.body
+        );
 
         let account = w
-            .page(&v, Method::POST, "/people/new", &[("f.email", "cy@example.com"), ("account_id", "acme")])
+            .page(
+                &v,
+                Method::POST,
+                "/people/new",
+                &[("f.email", "cy@example.com"), ("account_id", "acme")],
+            )
             .await;
-        assert_eq!(account.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", account.body);
-        assert!(account.body.contains("id=\"account_id-error\""), "{}", account.body);
+        assert_eq!(
+            account.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            account.body
+        );
+        assert!(
+            account.body.contains("id=\"account_id-error\""),
+            "{}",
+            account.body
+        );
     });
 }
 
 #[tokio::test]
 async fn a_viewer_gets_no_edit_buttons_and_changes_are_refused() {
     on_each_engine!(|w| {
-        let id = person(&w, json!({"email": "ada@example.com", "first_name": "Ada"}), None).await;
+        let id = person(
+            &w,
+            json!({"email": "ada@example.com", "first_name": "Ada"}),
+            None,
+        )
+        .await;
         let v = w.sign_in(Role::Viewer).await;
         let list = get(&w, &v, "/people").await;
-        assert!(!list.body.contains("&#x2f;people&#x2f;new"), "{}", list.body);
+        assert!(!list.body.contains("/people/new"), "{}", list.body);
         let page = get(&w, &v, &format!("/people/{id}")).await;
         assert!(!page.body.contains(">Edit</a>"), "{}", page.body);
 
@@ -451,10 +612,22 @@ async fn a_viewer_gets_no_edit_buttons_and_changes_are_refused() {
             let form = w.page(&v, Method::GET, &path, &[]).await;
             assert_eq!(form.status, StatusCode::FORBIDDEN, "{path}");
         }
-        let add = w.page(&v, Method::POST, "/people/new", &[("f.email", "eve@example.com")]).await;
+        let add = w
+            .page(
+                &v,
+                Method::POST,
+                "/people/new",
+                &[("f.email", "eve@example.com")],
+            )
+            .await;
         assert_eq!(add.status, StatusCode::FORBIDDEN, "{}", add.body);
         let edit = w
-            .page(&v, Method::POST, &format!("/people/{id}/edit"), &[("f.first_name", "Eve")])
+            .page(
+                &v,
+                Method::POST,
+                &format!("/people/{id}/edit"),
+                &[("f.first_name", "Eve")],
+            )
             .await;
         assert_eq!(edit.status, StatusCode::FORBIDDEN, "{}", edit.body);
         assert_eq!(stored(&w, id).await.fields["first_name"], "Ada");
@@ -474,9 +647,24 @@ async fn accounts_list_with_people_counts_and_an_account_lists_its_people() {
     on_each_engine!(|w| {
         let acme = account(&w, "Acme", "acme.test").await;
         let globex = account(&w, "Globex", "globex.test").await;
-        person(&w, json!({"email": "ada@acme.test", "first_name": "Ada", "job_title": "CTO"}), Some(acme)).await;
-        person(&w, json!({"email": "bob@acme.test", "first_name": "Bob"}), Some(acme)).await;
-        person(&w, json!({"email": "cy@example.com", "first_name": "Cy"}), None).await;
+        person(
+            &w,
+            json!({"email": "ada@acme.test", "first_name": "Ada", "job_title": "CTO"}),
+            Some(acme),
+        )
+        .await;
+        person(
+            &w,
+            json!({"email": "bob@acme.test", "first_name": "Bob"}),
+            Some(acme),
+        )
+        .await;
+        person(
+            &w,
+            json!({"email": "cy@example.com", "first_name": "Cy"}),
+            None,
+        )
+        .await;
         let v = w.sign_in(Role::Viewer).await;
 
         let list = get(&w, &v, "/accounts").await;
@@ -493,7 +681,11 @@ async fn accounts_list_with_people_counts_and_an_account_lists_its_people() {
         assert!(found.body.contains("1 account match"), "{}", found.body);
         assert!(!found.body.contains(">Acme</a>"), "{}", found.body);
         let typed = htmx(&w, &v, "/accounts?q=acme").await;
-        assert!(typed.body.contains(">Acme</a>") && !typed.body.contains("<html"), "{}", typed.body);
+        assert!(
+            typed.body.contains(">Acme</a>") && !typed.body.contains("<html"),
+            "{}",
+            typed.body
+        );
         let sorted = get(&w, &v, "/accounts?sort=-name").await;
         assert!(at(&sorted.body, ">Globex</a>") < at(&sorted.body, ">Acme</a>"));
 
@@ -501,13 +693,24 @@ async fn accounts_list_with_people_counts_and_an_account_lists_its_people() {
         assert!(page.body.contains("<h1>Acme</h1>"), "{}", page.body);
         assert!(page.body.contains("<dd>acme.test</dd>"), "{}", page.body);
         assert!(page.body.contains("2 people"), "{}", page.body);
-        assert!(page.body.contains(">Ada</a>") && page.body.contains(">Bob</a>"), "{}", page.body);
+        assert!(
+            page.body.contains(">Ada</a>") && page.body.contains(">Bob</a>"),
+            "{}",
+            page.body
+        );
         assert!(!page.body.contains(">Cy</a>"), "{}", page.body);
         assert!(page.body.contains("<td>CTO</td>"), "{}", page.body);
-        assert!(!page.body.contains("Add a person here"), "a viewer adds nobody");
+        assert!(
+            !page.body.contains("Add a person here"),
+            "a viewer adds nobody"
+        );
 
         let empty = get(&w, &v, &format!("/accounts/{globex}")).await;
-        assert!(empty.body.contains("Nobody is linked to this account yet"), "{}", empty.body);
+        assert!(
+            empty.body.contains("Nobody is linked to this account yet"),
+            "{}",
+            empty.body
+        );
         let missing = w.page(&v, Method::GET, "/accounts/424242", &[]).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
 

@@ -50,9 +50,9 @@ pub(super) async fn show(
         .iter()
         .filter_map(|f| {
             let text = shown(f, person.fields.get(&f.key));
-            (!text.is_empty()).then(|| {
-                json!({"key": f.key, "label": f.label, "value": text, "custom": !f.builtin})
-            })
+            (!text.is_empty()).then(
+                || json!({"key": f.key, "label": f.label, "value": text, "custom": !f.builtin}),
+            )
         })
         .collect();
     let account = match person.account_id {
@@ -215,8 +215,7 @@ pub(super) async fn why(
             ),
         )));
     }
-    let explanation =
-        audience::explain_segment(&s.db, &v.actor, segment_id, id, now_ms()).await?;
+    let explanation = audience::explain_segment(&s.db, &v.actor, segment_id, id, now_ms()).await?;
     let name = person_name(id, &person.fields);
     let ctx = json!({
         "id": id,

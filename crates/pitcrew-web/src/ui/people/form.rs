@@ -250,7 +250,10 @@ async fn form_page(
         .unwrap_or_default();
     let problems = errors.as_object().map_or(0, Map::len);
     let (title, action) = match target.id {
-        Some(id) => (format!("Edit {}", target.name), format!("/people/{id}/edit")),
+        Some(id) => (
+            format!("Edit {}", target.name),
+            format!("/people/{id}/edit"),
+        ),
         None => ("Add a person".to_string(), "/people/new".to_string()),
     };
     let mut page = v.page(
@@ -292,10 +295,23 @@ async fn refused(
         return Err(e.into());
     }
     let values = FormValues::of_form(fields, form);
-    form_page(s, v, target, fields, values, form_errors(&e), status_of(e.kind)).await
+    form_page(
+        s,
+        v,
+        target,
+        fields,
+        values,
+        form_errors(&e),
+        status_of(e.kind),
+    )
+    .await
 }
 
-pub(super) async fn new_form(State(s): State<AppState>, v: Viewer, RawQuery(raw): RawQuery) -> Page {
+pub(super) async fn new_form(
+    State(s): State<AppState>,
+    v: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Page {
     refuse_unless_writer(&v)?;
     let fields = record::list_fields(&s.db, &v.actor, Some(ObjectKind::Contact)).await?;
     let account = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
@@ -338,7 +354,11 @@ pub(super) async fn create(State(s): State<AppState>, v: Viewer, body: Bytes) ->
     }
 }
 
-pub(super) async fn edit_form(State(s): State<AppState>, v: Viewer, Path(id): Path<String>) -> Page {
+pub(super) async fn edit_form(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+) -> Page {
     let id = id_of(&id, "a person's")?;
     refuse_unless_writer(&v)?;
     let person = record::get_record(&s.db, &v.actor, ObjectKind::Contact, id).await?;
