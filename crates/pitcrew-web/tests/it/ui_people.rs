@@ -311,7 +311,7 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
         )
         .await
         .expect("segment");
-        audience::create_segment(
+        let french = audience::create_segment(
             &w.t.db,
             builder,
             segment("French", r#"people where country is "FR""#),
@@ -330,6 +330,7 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
         assert!(body.contains("Shoe size"), "{body}");
         assert!(body.contains("<dd>38</dd>"), "{body}");
         assert!(body.contains("<dd>Sales qualified lead</dd>"), "{body}");
+        assert!(body.contains("<dd>United Kingdom</dd>"), "{body}");
         // The account, linked.
         assert!(
             body.contains(&format!(
@@ -391,6 +392,15 @@ async fn a_contact_page_shows_fields_account_consent_segments_and_timeline() {
             page.body
         );
         assert!(page.body.contains("Holds"), "{}", page.body);
+        let not_in = get(&w, &v, &format!("/people/{ada}/why/{}", french.id)).await;
+        assert!(
+            not_in
+                .body
+                .contains("<h1>Why Ada Lovelace is not in French</h1>"),
+            "{}",
+            not_in.body
+        );
+        assert!(not_in.body.contains("Does not hold"), "{}", not_in.body);
 
         let missing = w.page(&v, Method::GET, "/people/999999", &[]).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);

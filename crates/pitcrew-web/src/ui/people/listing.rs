@@ -2,6 +2,7 @@
 //! string (search, sort, page, columns), building links that keep it, and
 //! showing stored values the way the data model labels them.
 
+use pitcrew_core::record::country;
 use pitcrew_core::record::{FieldDef, FieldType};
 use serde_json::{Map, Value, json};
 
@@ -139,6 +140,9 @@ pub(in crate::ui) fn shown(field: &FieldDef, value: Option<&Value>) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         (_, Some(Value::Bool(b))) => if *b { "Yes" } else { "No" }.to_string(),
+        (FieldType::Country, Some(Value::String(code))) => {
+            country::by_alpha2(code).map_or_else(|| code.clone(), |c| c.name.to_string())
+        }
         (FieldType::Datetime, Some(Value::String(s))) => match s.split_once('T') {
             Some((date, time)) if time.len() >= 5 => format!("{date} {} UTC", &time[..5]),
             _ => s.clone(),
@@ -234,6 +238,7 @@ mod tests {
             "2026-11-23 14:05 UTC"
         );
         assert_eq!(shown(&stage, None), "");
+        assert_eq!(shown(&field("country"), Some(&json!("DE"))), "Germany");
     }
 
     #[test]
