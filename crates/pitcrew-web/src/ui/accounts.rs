@@ -11,7 +11,7 @@ use pitcrew_core::admin::Action;
 use pitcrew_core::record::{FieldDef, ObjectKind};
 use serde_json::{Value, json};
 
-use super::people::listing::{ListQuery, PAGE_SIZE, account_name, person_name, shown};
+use super::people::listing::{ListQuery, PAGE_SIZE, account_name, cell, person_name, shown};
 use super::people::wants_fragment;
 use super::view::{Page, PageMeta, UiError, Viewer, render};
 use crate::AppState;
@@ -68,7 +68,7 @@ async fn list(
         rows.push(json!({
             "id": r.id,
             "name": account_name(r.id, &r.fields),
-            "cells": columns.iter().map(|f| shown(f, r.fields.get(&f.key))).collect::<Vec<_>>(),
+            "cells": columns.iter().map(|f| cell(f, r.fields.get(&f.key))).collect::<Vec<_>>(),
             "people": people_count(&s, &v, r.id).await?,
         }));
     }

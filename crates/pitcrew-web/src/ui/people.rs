@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::view::{Page, PageMeta, Viewer, render};
 use crate::AppState;
-use listing::{ListQuery, PAGE_SIZE, person_name, shown};
+use listing::{ListQuery, PAGE_SIZE, cell, person_name};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -74,7 +74,7 @@ async fn list(
             json!({
                 "id": r.id,
                 "name": person_name(r.id, &r.fields),
-                "cells": columns.iter().map(|f| shown(f, r.fields.get(&f.key))).collect::<Vec<_>>(),
+                "cells": columns.iter().map(|f| cell(f, r.fields.get(&f.key))).collect::<Vec<_>>(),
             })
         })
         .collect();

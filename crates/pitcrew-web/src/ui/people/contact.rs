@@ -136,6 +136,7 @@ fn event_item(e: &Event) -> Value {
     let details: Vec<Value> = e
         .properties
         .iter()
+        .filter(|(_, v)| !matches!(v, Value::Null) && v.as_str() != Some(""))
         .take(6)
         .map(|(k, v)| {
             let value = match v {

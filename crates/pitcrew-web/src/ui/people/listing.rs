@@ -2,6 +2,7 @@
 //! string (search, sort, page, columns), building links that keep it, and
 //! showing stored values the way the data model labels them.
 
+use pitcrew_core::record::country;
 use pitcrew_core::record::{FieldDef, FieldType};
 use serde_json::{Map, Value, json};
 
@@ -95,6 +96,7 @@ impl ListQuery {
             "label": field.label,
             "href": link.href(base),
             "sorted": current,
+            "num": field.field_type == FieldType::Number,
         })
     }
 
@@ -139,13 +141,40 @@ pub(in crate::ui) fn shown(field: &FieldDef, value: Option<&Value>) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         (_, Some(Value::Bool(b))) => if *b { "Yes" } else { "No" }.to_string(),
+        (FieldType::Country, Some(Value::String(code))) => {
+            country::by_alpha2(code).map_or_else(|| code.clone(), |c| c.name.to_string())
+        }
         (FieldType::Datetime, Some(Value::String(s))) => match s.split_once('T') {
             Some((date, time)) if time.len() >= 5 => format!("{date} {} UTC", &time[..5]),
             _ => s.clone(),
         },
+        (FieldType::Number, Some(Value::Number(n))) => {
+            n.as_i64().map_or_else(|| n.to_string(), grouped)
+        }
         (_, Some(Value::String(s))) => s.clone(),
         (_, Some(other)) => other.to_string(),
     }
+}
+
+/// `399500000` → `399,500,000`: whole numbers are easier to read grouped.
+fn grouped(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 { format!("-{out}") } else { out }
+}
+
+/// A table cell: its text, and whether it is a number (aligned right).
+pub(in crate::ui) fn cell(field: &FieldDef, value: Option<&Value>) -> Value {
+    json!({
+        "text": shown(field, value),
+        "num": field.field_type == FieldType::Number,
+    })
 }
 
 /// What a person is called on pages: their name, else their email, else
@@ -234,6 +263,14 @@ mod tests {
             "2026-11-23 14:05 UTC"
         );
         assert_eq!(shown(&stage, None), "");
+        let employees = fields_for(ObjectKind::Account)
+            .into_iter()
+            .find(|f| f.key == "employees")
+            .expect("built-in field");
+        assert_eq!(shown(&employees, Some(&json!(399500000))), "399,500,000");
+        assert_eq!(shown(&employees, Some(&json!(-1200))), "-1,200");
+        assert_eq!(shown(&employees, Some(&json!(12.5))), "12.5");
+        assert_eq!(shown(&field("country"), Some(&json!("DE"))), "Germany");
     }
 
     #[test]
