@@ -92,16 +92,20 @@ fn navigation(role: Role, section: &str) -> Vec<NavSection> {
         href,
         current: key == section,
     };
+    let mut record = vec![
+        item("People", "/people", "people"),
+        item("Accounts", "/accounts", "accounts"),
+        item("Data model", "/fields", "fields"),
+    ];
+    // Importing writes records; the history is for those who may import.
+    if role.can(Action::WriteRecords) {
+        record.push(item("Imports", "/imports", "imports"));
+    }
+    record.push(item("Data health", "/health", "health"));
     let mut parts = vec![
         NavSection {
             label: "Record",
-            items: vec![
-                item("People", "/people", "people"),
-                item("Accounts", "/accounts", "accounts"),
-                item("Data model", "/fields", "fields"),
-                item("Imports", "/imports", "imports"),
-                item("Data health", "/health", "health"),
-            ],
+            items: record,
         },
         NavSection {
             label: "Audiences",

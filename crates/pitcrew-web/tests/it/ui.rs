@@ -164,6 +164,9 @@ async fn every_page_opens_for_every_role_that_may_see_it() {
         for (role, v) in &visitors {
             walked.insert(*role, walk(&w, v, &role.to_string(), 2).await);
         }
+        for (role, pages) in &walked {
+            println!("{:?}: {role} opened {} pages", w.t.engine(), pages.len());
+        }
         let owners = &walked[&Role::Owner];
         assert!(
             owners.len() >= 25,
