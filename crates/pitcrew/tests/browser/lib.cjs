@@ -20,7 +20,11 @@ async function open() {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ],
   });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    // Charts draw at once, so screenshots show their final state.
+    reducedMotion: "reduce",
+  });
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (e) => problems.push(`script error: ${e.message}`));
