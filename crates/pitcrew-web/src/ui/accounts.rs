@@ -11,9 +11,9 @@ use pitcrew_core::admin::Action;
 use pitcrew_core::record::{FieldDef, ObjectKind};
 use serde_json::{Value, json};
 
+use super::people::list_page;
 use super::people::listing::{ListQuery, PAGE_SIZE, account_name, cell, person_name, shown};
-use super::people::wants_fragment;
-use super::view::{Page, PageMeta, UiError, Viewer, render};
+use super::view::{Page, PageMeta, UiError, Viewer};
 use crate::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -77,7 +77,7 @@ async fn list(
         .chain(columns.iter().copied())
         .map(|f| query.column("/accounts", f))
         .collect();
-    let mut ctx = json!({
+    let ctx = json!({
         "q": query.q,
         "sort": query.sort,
         "columns": headings,
@@ -85,18 +85,11 @@ async fn list(
         "pager": query.pager("/accounts", rows.len(), total),
         "can_write": v.can(Action::WriteRecords),
     });
-    if wants_fragment(&v, &headers) {
-        return v.fragment("accounts/results.html", ctx);
-    }
-    ctx["results"] = json!(render("accounts/results.html", &ctx)?);
-    v.page(
-        PageMeta {
-            title: "Accounts",
-            section: "accounts",
-        },
-        "accounts/list.html",
-        ctx,
-    )
+    let meta = PageMeta {
+        title: "Accounts",
+        section: "accounts",
+    };
+    list_page(&v, &headers, meta, "accounts", ctx)
 }
 
 async fn show(

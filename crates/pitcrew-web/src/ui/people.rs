@@ -37,6 +37,23 @@ pub(super) fn wants_fragment(v: &Viewer, headers: &HeaderMap) -> bool {
     v.htmx && !headers.contains_key("hx-history-restore-request")
 }
 
+/// A list of `part` (`people`, `accounts`): the whole page, or only its
+/// results (`part/results.html`) when htmx asks, as a search as you type.
+pub(super) fn list_page(
+    v: &Viewer,
+    headers: &HeaderMap,
+    meta: PageMeta<'_>,
+    part: &str,
+    mut ctx: serde_json::Value,
+) -> Page {
+    let results = format!("{part}/results.html");
+    if wants_fragment(v, headers) {
+        return v.fragment(&results, ctx);
+    }
+    ctx["results"] = json!(render(&results, &ctx)?);
+    v.page(meta, &format!("{part}/list.html"), ctx)
+}
+
 async fn list(
     State(s): State<AppState>,
     v: Viewer,
@@ -79,7 +96,7 @@ async fn list(
         })
         .collect();
     let chosen: Vec<&str> = columns.iter().map(|f| f.key.as_str()).collect();
-    let mut ctx = json!({
+    let ctx = json!({
         "q": query.q,
         "sort": query.sort,
         "columns": columns.iter().map(|f| query.column("/people", f)).collect::<Vec<_>>(),
@@ -92,16 +109,9 @@ async fn list(
         "pager": query.pager("/people", rows.len(), total),
         "can_write": v.can(Action::WriteRecords),
     });
-    if wants_fragment(&v, &headers) {
-        return v.fragment("people/results.html", ctx);
-    }
-    ctx["results"] = json!(render("people/results.html", &ctx)?);
-    v.page(
-        PageMeta {
-            title: "People",
-            section: "people",
-        },
-        "people/list.html",
-        ctx,
-    )
+    let meta = PageMeta {
+        title: "People",
+        section: "people",
+    };
+    list_page(&v, &headers, meta, "people", ctx)
 }

@@ -39,8 +39,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// `12345` → `12,345`.
-fn number(v: i64) -> String {
+/// `12345` → `12,345`: whole numbers are easier to read grouped.
+pub(crate) fn number(v: i64) -> String {
     let digits = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -187,6 +187,21 @@ impl Html {
 }
 
 impl World {
+    /// Sends a request to the web app and reads its page.
+    pub async fn html(&self, req: Request<Body>) -> Html {
+        let res = self.app.clone().oneshot(req).await.expect("response");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("body");
+        Html {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
     /// Signs `role`'s member in at `/login` and reads the token from a page.
     pub async fn sign_in(&self, role: Role) -> Visitor {
         self.sign_in_as(&format!("{role}@acme.test")).await
@@ -251,21 +266,6 @@ impl World {
             }
             Body::from(enc.finish())
         };
-        let res = self
-            .app
-            .clone()
-            .oneshot(req.body(body).expect("request"))
-            .await
-            .expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-            .await
-            .expect("body");
-        Html {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        self.html(req.body(body).expect("request")).await
     }
 }

@@ -7,7 +7,6 @@ use axum::http::{Method, Request, StatusCode, header};
 use pitcrew_app::record::{self, ListParams};
 use pitcrew_core::admin::Role;
 use pitcrew_core::record::ObjectKind;
-use tower::ServiceExt;
 
 use crate::on_each_engine;
 use crate::support::{Html, Visitor, World};
@@ -57,22 +56,7 @@ async fn upload_declaring(
     if let Some(n) = declared {
         req = req.header(header::CONTENT_LENGTH, n.to_string());
     }
-    let res = w
-        .app
-        .clone()
-        .oneshot(req.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-        .await
-        .expect("body");
-    Html {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    w.html(req.body(Body::from(body)).expect("request")).await
 }
 
 /// The id at the end of a redirect such as `/imports/12` or `…?dry_run=12#dry-run`.

@@ -15,7 +15,6 @@ use pitcrew_core::campaign::consent::{ConsentSource, LegalBasis};
 use pitcrew_core::record::{FieldType, ObjectKind};
 use pitcrew_store::record::Lookup;
 use serde_json::{Map, Value, json};
-use tower::ServiceExt;
 
 use crate::on_each_engine;
 use crate::support::{Html, NOW, Visitor, World};
@@ -80,17 +79,7 @@ async fn htmx(w: &World, v: &Visitor, path: &str) -> Html {
         .header("hx-request", "true")
         .body(Body::empty())
         .expect("request");
-    let res = w.app.clone().oneshot(req).await.expect("response");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-        .await
-        .expect("body");
-    Html {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    w.html(req).await
 }
 
 async fn get(w: &World, v: &Visitor, path: &str) -> Html {

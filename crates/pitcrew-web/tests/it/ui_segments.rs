@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use pitcrew_core::admin::Role;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
 use crate::on_each_engine;
 use crate::support::{Html, Visitor, World};
@@ -78,17 +77,7 @@ async fn upload(w: &World, v: &Visitor, path: &str, csv: Option<&str>) -> Html {
         )
         .body(Body::from(body))
         .expect("request");
-    let res = w.app.clone().oneshot(req).await.expect("response");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-        .await
-        .expect("body");
-    Html {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    w.html(req).await
 }
 
 #[tokio::test]

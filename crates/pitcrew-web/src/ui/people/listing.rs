@@ -4,6 +4,8 @@
 
 use pitcrew_core::record::country;
 use pitcrew_core::record::{FieldDef, FieldType};
+
+use crate::ui::view::number;
 use serde_json::{Map, Value, json};
 
 /// Rows per page of a list.
@@ -149,24 +151,11 @@ pub(in crate::ui) fn shown(field: &FieldDef, value: Option<&Value>) -> String {
             _ => s.clone(),
         },
         (FieldType::Number, Some(Value::Number(n))) => {
-            n.as_i64().map_or_else(|| n.to_string(), grouped)
+            n.as_i64().map_or_else(|| n.to_string(), number)
         }
         (_, Some(Value::String(s))) => s.clone(),
         (_, Some(other)) => other.to_string(),
     }
-}
-
-/// `399500000` → `399,500,000`: whole numbers are easier to read grouped.
-fn grouped(v: i64) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0 { format!("-{out}") } else { out }
 }
 
 /// A table cell: its text, and whether it is a number (aligned right).
