@@ -94,6 +94,10 @@ run(async ({ page }) => {
   await page.waitForURL(/\/people\/\d+$/);
   assert.match(await text("h1"), /Ayrton Silva|Niki Lauder/);
   assert.match(await text("main"), /Monza/);
+  const spills = await page.locator("section.card").evaluateAll((cards) =>
+    cards.filter((c) => c.scrollWidth > c.clientWidth).map((c) => c.innerText.slice(0, 40)),
+  );
+  assert.deepEqual(spills, [], "every card holds its content at 1280px");
   await page.getByRole("link", { name: /Why is .* in Monza fans\?/ }).click();
   const why = page.locator(".why-slot").filter({ hasText: /favourite_track/ });
   await why.waitFor();
