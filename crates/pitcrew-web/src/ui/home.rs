@@ -5,9 +5,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use pitcrew_app::audience;
 use pitcrew_app::campaign::broadcast;
 use pitcrew_app::record::{self, ListParams};
+use pitcrew_app::{admin, audience};
 use pitcrew_core::campaign::BroadcastStatus;
 use pitcrew_core::record::ObjectKind;
 use serde_json::json;
@@ -31,6 +31,12 @@ async fn total(s: &AppState, v: &Viewer, object: ObjectKind) -> Result<i64, pitc
 }
 
 async fn home(State(s): State<AppState>, v: Viewer) -> Page {
+    // Greet the member by name when they gave one.
+    let greeting = admin::list_members(&s.db, &v.actor)
+        .await?
+        .into_iter()
+        .find(|m| Some(m.user_id) == v.actor.user_id && !m.name.trim().is_empty())
+        .map_or_else(|| v.actor.label.clone(), |m| m.name);
     let people = total(&s, &v, ObjectKind::Contact).await?;
     let accounts = total(&s, &v, ObjectKind::Account).await?;
     let segments = audience::list_segments(&s.db, &v.actor).await?;
@@ -55,6 +61,7 @@ async fn home(State(s): State<AppState>, v: Viewer) -> Page {
         },
         "home.html",
         json!({
+            "greeting": greeting,
             "people": people,
             "accounts": accounts,
             "segments": segments.len(),
