@@ -54,13 +54,7 @@ async fn list(
     query.cols.clear();
     let field = |k: &str| fields.iter().find(|f| f.key == k);
     let columns: Vec<&FieldDef> = COLUMNS.iter().filter_map(|k| field(k)).collect();
-    let params = ListParams {
-        q: Some(query.q.clone()).filter(|q| !q.is_empty()),
-        sort: query.sort.clone(),
-        limit: Some(PAGE_SIZE),
-        offset: Some(query.offset),
-        ..ListParams::default()
-    };
+    let params = query.params();
     let (records, total, _, _) =
         record::list_records(&s.db, &v.actor, ObjectKind::Account, params).await?;
     let mut rows = Vec::new();

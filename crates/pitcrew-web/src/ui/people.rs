@@ -10,14 +10,14 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use pitcrew_app::record::{self, ListParams};
+use pitcrew_app::record;
 use pitcrew_core::admin::Action;
 use pitcrew_core::record::{FieldDef, ObjectKind};
 use serde_json::json;
 
 use super::view::{Page, PageMeta, Viewer, render};
 use crate::AppState;
-use listing::{ListQuery, PAGE_SIZE, cell, person_name};
+use listing::{ListQuery, cell, person_name};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -76,13 +76,7 @@ async fn list(
             .filter_map(|k| fields.iter().find(|f| &f.key == k))
             .collect()
     };
-    let params = ListParams {
-        q: Some(query.q.clone()).filter(|q| !q.is_empty()),
-        sort: query.sort.clone(),
-        limit: Some(PAGE_SIZE),
-        offset: Some(query.offset),
-        ..ListParams::default()
-    };
+    let params = query.params();
     let (records, total, _, _) =
         record::list_records(&s.db, &v.actor, ObjectKind::Contact, params).await?;
     let rows: Vec<_> = records

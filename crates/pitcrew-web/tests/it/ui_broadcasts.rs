@@ -14,7 +14,6 @@ use pitcrew_app::now_ms;
 use pitcrew_core::admin::Role;
 use pitcrew_testkit::smtp::SmtpSink;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::on_each_engine;
 use crate::support::{Visitor, World, world};
@@ -180,12 +179,8 @@ async fn htmx_get(w: &World, v: &Visitor, path: &str) -> (StatusCode, String) {
         .header("hx-request", "true")
         .body(Body::empty())
         .expect("request");
-    let res = w.app.clone().oneshot(req).await.expect("response");
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1024 * 1024)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let page = w.html(req).await;
+    (page.status, page.body)
 }
 
 /// An htmx form post as `v`: the token in the header, as htmx sends it.
@@ -208,12 +203,8 @@ async fn htmx_post(
         .header("x-csrf-token", &v.csrf)
         .body(Body::from(enc.finish()))
         .expect("request");
-    let res = w.app.clone().oneshot(req).await.expect("response");
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1024 * 1024)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let page = w.html(req).await;
+    (page.status, page.body)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,7 @@
 //! string (search, sort, page, columns), building links that keep it, and
 //! showing stored values the way the data model labels them.
 
+use pitcrew_app::record::ListParams;
 use pitcrew_core::record::country;
 use pitcrew_core::record::{FieldDef, FieldType};
 
@@ -24,6 +25,17 @@ pub(in crate::ui) struct ListQuery {
 }
 
 impl ListQuery {
+    /// The page of records this query asks for: search, sort and offset.
+    pub fn params(&self) -> ListParams {
+        ListParams {
+            q: Some(self.q.clone()).filter(|q| !q.is_empty()),
+            sort: self.sort.clone(),
+            limit: Some(PAGE_SIZE),
+            offset: Some(self.offset),
+            ..ListParams::default()
+        }
+    }
+
     pub fn parse(raw: Option<&str>) -> ListQuery {
         let mut out = ListQuery::default();
         for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
